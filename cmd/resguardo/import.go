@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/mailbox"
+)
+
+// importSummary is the JSON summary `import --json` prints last (docs/CLI.md).
+type importSummary struct {
+	Event       string        `json:"event"` // "summary"
+	Archived    int64         `json:"archived"`
+	Duplicate   int64         `json:"already_present"`
+	Malformed   int64         `json:"malformed"`
+	Failed      int64         `json:"failed"`
+	Skipped     int64         `json:"skipped"`
+	Bytes       int64         `json:"bytes"`
+	Seconds     float64       `json:"seconds"`
+	Interrupted bool          `json:"interrupted"`
+	LedgerSize  int64         `json:"ledger_size"`
+	Failures    []importIssue `json:"failures"`
+	Skips       []importIssue `json:"skips"`
+}
+
+type importIssue struct {
+	Source string `json:"source"`
+	Reason string `json:"reason"`
+}
+
+// importEvent is one JSON line per item with `import --json`, written only once the
+// item is durable (or has failed).
+type importEvent struct {
+	Event     string   `json:"event"` // archived, duplicate, failed, skipped
+	ID        string   `json:"id,omitempty"`
+	Source    string   `json:"source"`
+	Size      int64    `json:"size,omitempty"`
+	Malformed bool     `json:"malformed,omitempty"`
+	Defects   []string `json:"defects,omitempty"`
+	Ledger    *int64   `json:"ledger_index,omitempty"`
+	Error     string   `json:"error,omitempty"`
+}
+
+const maxListedIssues = 1000
+
+func runImport(ctx context.Context, m *Main, args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print one JSON line per message and a JSON summary")
+	mboxFmt := fs.String("mbox-format", "", "mbox variant: auto, mboxrd, mboxo, mboxcl2 (default from config: auto)")
+	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
+	fs.Usage = func() {
+		fmt.Fprintln(m.Stderr, "usage: resguardo import [--json] [--mbox-format F] [--progress auto|always|never] PATH...")
+		fs.PrintDefaults()
+	}
+	paths, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return &exitError{code: 2, err: errors.New("import: name at least one file or directory")}
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("import: %w", err)}
+		}
+	}
+	if *mboxFmt == "" {
+		*mboxFmt = m.Config.Import.MboxFormat
+	}
+	a, err := m.openArchive(ctx, true, "import")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	var (
+		sum     importSummary
+		mu      sync.Mutex
+		done    atomic.Int64 // items finished
+		inBytes atomic.Int64 // input bytes consumed
+		out     = m.Stdout
+	)
+	sum.Event, sum.Failures, sum.Skips = "summary", []importIssue{}, []importIssue{}
+	emit := func(ev importEvent) {
+		if *jsonOut {
+			b, _ := json.Marshal(ev)
+			out.Write(append(b, '\n'))
+		}
+	}
+	start := time.Now()
+	in := a.Ingest(context.WithoutCancel(ctx), archive.IngestOptions{
+		BatchSize: m.Config.Archive.BatchSize,
+		MaxDelay:  m.Config.Archive.BatchDelay.D(),
+		OnResult: func(r archive.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			done.Add(1)
+			ev := importEvent{ID: r.SHA256, Source: r.Source, Size: r.Size}
+			switch r.Status {
+			case archive.Archived:
+				sum.Archived++
+				sum.Bytes += r.Size
+				ev.Event = "archived"
+				idx := r.LedgerIndex
+				ev.Ledger = &idx
+				if r.Malformed {
+					sum.Malformed++
+					ev.Malformed = true
+					for _, d := range r.Defects {
+						ev.Defects = append(ev.Defects, d.Code)
+					}
+				}
+			case archive.Duplicate:
+				sum.Duplicate++
+				ev.Event = "duplicate"
+			default:
+				sum.Failed++
+				ev.Event, ev.Error = "failed", r.Err.Error()
+				if len(sum.Failures) < maxListedIssues {
+					sum.Failures = append(sum.Failures, importIssue{r.Source, r.Err.Error()})
+				}
+			}
+			emit(ev)
+		},
+	})
+
+	var total atomic.Int64
+	total.Store(-1)
+	scanCtx, cancelScan := context.WithCancel(ctx)
+	defer cancelScan()
+	go func() {
+		if _, n, err := mailbox.Estimate(scanCtx, paths, mailbox.Options{}); err == nil {
+			total.Store(n)
+		}
+	}()
+	showBar := *progress == "always" || (*progress == "auto" && !*jsonOut && isTerminal(m.Stderr))
+	stopBar := make(chan struct{})
+	barDone := make(chan struct{})
+	go func() {
+		defer close(barDone)
+		if !showBar {
+			<-stopBar
+			return
+		}
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopBar:
+				m.drawProgress(done.Load(), inBytes.Load(), total.Load(), time.Since(start), true)
+				return
+			case <-t.C:
+				m.drawProgress(done.Load(), inBytes.Load(), total.Load(), time.Since(start), false)
+			}
+		}
+	}()
+
+	scanErr := mailbox.Scan(scanCtx, paths, mailbox.Options{
+		MboxFormat:     *mboxFmt,
+		MaxMessageSize: int64(m.Config.Limits.MaxMessageSize),
+		OnSkip: func(s mailbox.Skip) {
+			mu.Lock()
+			defer mu.Unlock()
+			sum.Skipped++
+			if len(sum.Skips) < maxListedIssues {
+				sum.Skips = append(sum.Skips, importIssue{s.Path, s.Reason})
+			}
+			emit(importEvent{Event: "skipped", Source: s.Path, Error: s.Reason})
+		},
+	}, func(it mailbox.Item) error {
+		inBytes.Add(it.Input)
+		return in.Add(scanCtx, &archive.Item{Data: it.Data, Err: it.Err, Channel: "import", Source: it.Source})
+	})
+	closeErr := in.Close()
+	close(stopBar)
+	<-barDone
+	sum.Seconds = time.Since(start).Seconds()
+	sum.LedgerSize = a.Log.Size()
+	sum.Interrupted = ctx.Err() != nil
+	if scanErr != nil && !errors.Is(scanErr, context.Canceled) && !errors.Is(scanErr, archive.ErrStopped) {
+		sum.Failed++
+		sum.Failures = append(sum.Failures, importIssue{"", scanErr.Error()})
+	}
+	if *jsonOut {
+		b, _ := json.Marshal(sum)
+		out.Write(append(b, '\n'))
+	} else {
+		m.printImportSummary(&sum)
+	}
+	switch {
+	case closeErr != nil:
+		return &exitError{code: 1, err: closeErr}
+	case sum.Interrupted:
+		return &exitError{code: 130}
+	case sum.Failed > 0:
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func (m *Main) printImportSummary(s *importSummary) {
+	p := m.P
+	w := m.Stdout
+	fmt.Fprintln(w, p.T("import.summary"))
+	row := func(label, value string) { fmt.Fprintf(w, "  %-40s %s\n", label, value) }
+	row(p.T("import.archived"), p.Int(s.Archived)+" ("+p.Bytes(s.Bytes)+")")
+	row(p.T("import.malformed"), p.Int(s.Malformed))
+	row(p.T("import.duplicate"), p.Int(s.Duplicate))
+	row(p.T("import.failed"), p.Int(s.Failed))
+	row(p.T("import.skipped"), p.Int(s.Skipped))
+	row(p.T("import.elapsed"), fmt.Sprintf("%.1f s", s.Seconds))
+	if s.Seconds > 0 {
+		row(p.T("import.rate"), p.Float(float64(s.Archived+s.Duplicate)/s.Seconds, 0)+" msg/s")
+	}
+	row(p.T("import.ledger"), p.T("import.ledger.value", p.Int(s.LedgerSize)))
+	list := func(title string, items []importIssue, n int64) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintln(w, p.T(title))
+		for _, it := range items {
+			fmt.Fprintf(w, "  %s: %s\n", it.Source, it.Reason)
+		}
+		if n > int64(len(items)) {
+			fmt.Fprintln(w, p.T("import.more", p.Int(n-int64(len(items)))))
+		}
+	}
+	list("import.failures", s.Failures, s.Failed)
+	list("import.skips", s.Skips, s.Skipped)
+	if s.Interrupted {
+		fmt.Fprintln(w, p.T("import.interrupted"))
+	}
+}
+
+func (m *Main) drawProgress(n, bytes, total int64, el time.Duration, final bool) {
+	p := m.P
+	secs := max(el.Seconds(), 0.001)
+	rate := p.Float(float64(n)/secs, 0)
+	brate := p.Bytes(int64(float64(bytes) / secs))
+	var line string
+	if total > 0 {
+		eta := "–"
+		if bytes > 0 && bytes < total {
+			left := time.Duration(float64(total-bytes) / (float64(bytes) / secs) * float64(time.Second))
+			eta = fmtDuration(left)
+		} else if bytes >= total {
+			eta = "0:00"
+		}
+		pct := min(100, float64(bytes)*100/float64(total))
+		line = fmt.Sprintf("%s %s", bar(pct, 24), p.T("import.progress", p.Int(n), p.Bytes(bytes), p.Bytes(total), rate, brate, eta))
+	} else {
+		line = p.T("import.progress.nototal", p.Int(n), p.Bytes(bytes), rate, brate)
+	}
+	fmt.Fprintf(m.Stderr, "\r\x1b[K%s", line)
+	if final {
+		fmt.Fprintln(m.Stderr)
+	}
+}
+
+func bar(pct float64, width int) string {
+	full := int(pct / 100 * float64(width))
+	b := make([]rune, width)
+	for i := range b {
+		if i < full {
+			b[i] = '█'
+		} else {
+			b[i] = '░'
+		}
+	}
+	return fmt.Sprintf("%s %3.0f%%", string(b), pct)
+}
+
+func fmtDuration(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/web"
+)
+
+func runServe(ctx context.Context, m *Main, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	listen := fs.String("listen", "", "HTTP address (default from config: 127.0.0.1:8025)")
+	if _, err := m.parse(fs, args); err != nil {
+		return err
+	}
+	if *listen == "" {
+		*listen = m.Config.Server.Listen
+	}
+	if err := m.ensureInit(); err != nil {
+		return err
+	}
+	a, err := m.openArchive(ctx, true, "serve")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	m.printLayout(a.Format, false)
+
+	started := time.Now()
+	tz, err := time.LoadLocation("America/Mexico_City")
+	if err != nil {
+		tz = time.UTC
+	}
+	h, err := web.New(web.Options{
+		Logger: m.Logger, TZ: tz,
+		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
+		Health: func(ctx context.Context) error {
+			_, err := a.Cat.Stats(ctx)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", ln.Addr()))
+	m.Logger.Info("serving", "addr", ln.Addr().String(), "data", m.DataDir)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	tick := time.NewTicker(m.Config.Archive.CheckpointInterval.D())
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		case <-tick.C:
+			// The ledger signs a checkpoint with every committed batch; nothing else
+			// writes yet. Later issues timestamp and publish checkpoints here.
+		case <-ctx.Done():
+			fmt.Fprintln(m.Stderr, m.P.T("serve.stopping"))
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		}
+	}
+}
+
+func statusOf(ctx context.Context, a *archive.Archive, started time.Time) (web.Status, error) {
+	st, err := a.Cat.Stats(ctx)
+	if err != nil {
+		return web.Status{}, err
+	}
+	size, root := a.Log.Root()
+	_, when := a.Log.Checkpoint()
+	return web.Status{
+		Version: version, DataDir: a.Dir(), Origin: a.Format.Origin,
+		Records: st.Records, Bytes: st.Bytes, Malformed: st.Malformed,
+		LedgerSize: size, LedgerRoot: base64.StdEncoding.EncodeToString(root[:]), CheckpointAt: when,
+		PublicKey: a.Keys.LedgerPublicKey(), Started: started,
+	}, nil
+}

@@ -1,0 +1,186 @@
+// Package archive is the only writer of records. It turns received bytes into a
+// record in one durable step: the sealed blob (package blob), the catalog row with its
+// ledger entry (package catalog), and the entry in the Merkle ledger (package ledger),
+// committed in groups so that thousands of messages per second share each fsync. A
+// message counts as archived only when all three are durable.
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/blob"
+	"github.com/resguardo/resguardo/internal/catalog"
+	"github.com/resguardo/resguardo/internal/keys"
+	"github.com/resguardo/resguardo/internal/ledger"
+	"github.com/resguardo/resguardo/internal/message"
+)
+
+// Options configures Open.
+type Options struct {
+	Dir          string
+	Writer       bool   // take the writer lock and open stores for appending
+	Check        bool   // open a possibly damaged archive for fsck (no catch-up, ledger not verified on open)
+	LockName     string // what holds the lock ("import", "serve", …)
+	MasterKeyB64 string // optional master key from outside the data directory
+	ZstdLevel    int    // 1–4; 0 = default
+	PackSize     int64  // 0 = blob.DefaultPackSize
+	Limits       message.Limits
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Archive is an open data directory.
+type Archive struct {
+	opt    Options
+	Format Format
+	Keys   *keys.Ring
+	Cat    *catalog.SQLite
+	Blobs  *blob.Packs
+	Sealer *blob.Sealer
+	Log    *ledger.Log
+	LogErr error // with Options.Check: why the ledger could not be opened (Log is nil then)
+	lock   *Lock
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// Open opens an initialised data directory. A writer also brings the ledger up to
+// date with the catalog (after a crash between the two).
+func Open(ctx context.Context, opt Options) (*Archive, error) {
+	f, err := ReadFormat(opt.Dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Archive{opt: opt, Format: f, logger: opt.Logger, now: opt.Now}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	if opt.Writer {
+		if a.lock, err = AcquireLock(opt.Dir, opt.LockName); err != nil {
+			return nil, err
+		}
+	}
+	lay := Layout{opt.Dir}
+	if a.Keys, err = keys.Load(lay.Keys(), keys.Options{MasterKeyB64: opt.MasterKeyB64}); err != nil {
+		return nil, err
+	}
+	if a.Sealer, err = blob.NewSealer(a.Keys, opt.ZstdLevel); err != nil {
+		return nil, err
+	}
+	if a.Cat, err = catalog.OpenSQLite(ctx, lay.Catalog(), catalog.Options{ReadOnly: false}); err != nil {
+		return nil, err
+	}
+	if a.Blobs, err = blob.OpenPacks(lay.Blobs(), blob.PackOptions{Writer: opt.Writer, MaxPackSize: opt.PackSize}); err != nil {
+		return nil, err
+	}
+	lo := ledger.Options{Origin: f.Origin, Verifier: a.Keys.LedgerVerifier(), Check: opt.Check}
+	if opt.Writer && !opt.Check {
+		lo.Signer = a.Keys.LedgerSigner()
+	}
+	if a.Log, err = ledger.Open(lay.Ledger(), lo); err != nil {
+		if !opt.Check {
+			return nil, err
+		}
+		a.Log, a.LogErr = nil, err
+	}
+	if opt.Writer && !opt.Check {
+		if err := a.catchUpLedger(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	return a, nil
+}
+
+// Close releases everything.
+func (a *Archive) Close() error {
+	var errs []error
+	if a.Blobs != nil {
+		errs = append(errs, a.Blobs.Close())
+	}
+	if a.Cat != nil {
+		errs = append(errs, a.Cat.Close())
+	}
+	errs = append(errs, a.lock.Release())
+	return errors.Join(errs...)
+}
+
+// ErrLedgerAhead reports a ledger holding entries the catalog does not know.
+var ErrLedgerAhead = errors.New("archive: ledger has entries the catalog does not have (catalog restored from an old backup?)")
+
+// catchUpLedger appends to the Merkle log the entries that the catalog committed but
+// the log had not yet made durable when the previous writer stopped.
+func (a *Archive) catchUpLedger(ctx context.Context) error {
+	next, err := a.Cat.LedgerNext(ctx)
+	if err != nil {
+		return err
+	}
+	size := a.Log.Size()
+	if size > next {
+		return fmt.Errorf("%w: ledger %d entries, catalog %d; run resguardo fsck", ErrLedgerAhead, size, next)
+	}
+	if size == next {
+		return nil
+	}
+	var pending [][]byte
+	err = a.Cat.LedgerEntries(ctx, size, func(idx int64, _ string, data []byte) error {
+		pending = append(pending, data)
+		if len(pending) == 4096 {
+			if _, err := a.Log.Append(pending); err != nil {
+				return err
+			}
+			pending = nil
+		}
+		return nil
+	})
+	if err == nil && len(pending) > 0 {
+		_, err = a.Log.Append(pending)
+	}
+	if err != nil {
+		return fmt.Errorf("catch up ledger from catalog: %w", err)
+	}
+	a.logger.Info("ledger caught up with catalog", "from", size, "to", next)
+	return nil
+}
+
+// ErrHashMismatch reports a blob whose content no longer has its record's SHA-256.
+var ErrHashMismatch = errors.New("archive: stored bytes do not match the record's SHA-256")
+
+// Bytes returns a record's message bytes, verified against its SHA-256.
+func (a *Archive) Bytes(ctx context.Context, r *catalog.Record) ([]byte, error) {
+	sum, err := hex.DecodeString(r.SHA256)
+	if err != nil || len(sum) != 32 {
+		return nil, fmt.Errorf("record %d: bad sha256 in catalog", r.Seq)
+	}
+	name := blob.NameFor(a.Keys.NameKey(), [32]byte(sum))
+	sealed, err := a.Blobs.Get(blob.Ref(r.BlobRef), name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := a.Sealer.Open(name, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("open blob of %s: %w", r.SHA256, err)
+	}
+	if got := sha256.Sum256(plain); hex.EncodeToString(got[:]) != r.SHA256 {
+		return nil, fmt.Errorf("%s: %w", r.SHA256, ErrHashMismatch)
+	}
+	return plain, nil
+}
+
+// Dir is the data directory.
+func (a *Archive) Dir() string { return a.opt.Dir }

@@ -1,0 +1,338 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/blob"
+	"github.com/resguardo/resguardo/internal/catalog"
+	"github.com/resguardo/resguardo/internal/message"
+)
+
+// Status is what happened to an ingested item.
+type Status int
+
+// Statuses.
+const (
+	Archived  Status = iota // a new record, durable
+	Duplicate               // the same bytes were already archived (a reception was added)
+	Failed                  // not archived; Err says why
+)
+
+func (s Status) String() string {
+	switch s {
+	case Archived:
+		return "archived"
+	case Duplicate:
+		return "duplicate"
+	default:
+		return "failed"
+	}
+}
+
+// Item is one message handed to the archive.
+type Item struct {
+	Data       []byte
+	Channel    string    // import, mx, submission, journal
+	Source     string    // where it came from (file path, "path:offset", peer)
+	Envelope   string    // JSON envelope facts, "" for none
+	ReceivedAt time.Time // zero = now
+	Err        error     // the item could not be read: it is reported Failed, in order
+	Tag        any       // returned untouched in the Result
+	Done       chan<- Result
+}
+
+// Result reports the fate of an Item once it is durable (or failed).
+type Result struct {
+	Status      Status
+	SHA256      string
+	Size        int64
+	Source      string
+	Malformed   bool
+	Defects     []message.Defect
+	LedgerIndex int64
+	Err         error
+	Tag         any
+}
+
+// IngestOptions tunes the group-commit pipeline.
+type IngestOptions struct {
+	Workers    int           // parse/seal workers; default GOMAXPROCS
+	BatchSize  int           // records per commit; default 2000
+	BatchBytes int64         // raw bytes per commit; default 64 MiB
+	MaxDelay   time.Duration // longest a first item waits for its batch to fill; default 25 ms
+	OnResult   func(Result)  // called in commit order from one goroutine
+}
+
+// Ingester archives items concurrently and commits them in groups.
+type Ingester struct {
+	a    *Archive
+	opt  IngestOptions
+	ctx  context.Context
+	jobs chan *Item
+	prep chan *prepared
+	wg   sync.WaitGroup
+	done chan struct{}
+
+	mu    sync.Mutex
+	fatal error
+}
+
+type prepared struct {
+	item   *Item
+	res    Result
+	rec    *catalog.NewRecord
+	rawLen int64
+}
+
+// ErrStopped is returned by Add after the ingester hit a storage error.
+var ErrStopped = errors.New("archive: ingestion stopped after a storage error")
+
+// Ingest starts a pipeline. The archive must be open as a writer. ctx bounds storage
+// operations; cancel it only to abandon work (Close flushes without it).
+func (a *Archive) Ingest(ctx context.Context, o IngestOptions) *Ingester {
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 2000
+	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = 64 << 20
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 25 * time.Millisecond
+	}
+	in := &Ingester{a: a, opt: o, ctx: ctx, jobs: make(chan *Item, o.Workers*2),
+		prep: make(chan *prepared, o.BatchSize), done: make(chan struct{})}
+	for i := 0; i < o.Workers; i++ {
+		in.wg.Add(1)
+		go in.worker()
+	}
+	go func() {
+		in.wg.Wait()
+		close(in.prep)
+	}()
+	go in.committer()
+	return in
+}
+
+// Add queues an item; it blocks while the pipeline is full.
+func (in *Ingester) Add(ctx context.Context, it *Item) error {
+	if err := in.err(); err != nil {
+		return err
+	}
+	select {
+	case in.jobs <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close waits until every added item is committed or failed.
+func (in *Ingester) Close() error {
+	close(in.jobs)
+	<-in.done
+	return in.err()
+}
+
+func (in *Ingester) err() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.fatal
+}
+
+func (in *Ingester) setFatal(err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.fatal == nil {
+		in.fatal = fmt.Errorf("%w: %v", ErrStopped, err)
+	}
+}
+
+func (in *Ingester) worker() {
+	defer in.wg.Done()
+	for it := range in.jobs {
+		p := in.prepare(it)
+		it.Data = nil // the blob holds it now; do not keep it in the queue
+		in.prep <- p
+	}
+}
+
+func (in *Ingester) prepare(it *Item) *prepared {
+	p := &prepared{item: it, res: Result{Source: it.Source, Tag: it.Tag, LedgerIndex: -1}, rawLen: int64(len(it.Data))}
+	if it.Err != nil {
+		p.res.Status, p.res.Err = Failed, it.Err
+		return p
+	}
+	if in.err() != nil {
+		p.res.Status, p.res.Err = Failed, in.err()
+		return p
+	}
+	a := in.a
+	sum := sha256.Sum256(it.Data)
+	p.res.SHA256 = hex.EncodeToString(sum[:])
+	p.res.Size = int64(len(it.Data))
+	if ok, err := a.Cat.Has(in.ctx, p.res.SHA256); err != nil {
+		p.res.Status, p.res.Err = Failed, fmt.Errorf("catalog lookup: %w", err)
+		return p
+	} else if ok {
+		p.res.Status = Duplicate
+		return p
+	}
+	m := message.Parse(it.Data, a.opt.Limits)
+	at := a.now().UTC()
+	rec, err := buildRecord(sum, it.Data, m, it.Channel, it.Source, at)
+	if err != nil {
+		p.res.Status, p.res.Err = Failed, err
+		return p
+	}
+	name := blob.NameFor(a.Keys.NameKey(), sum)
+	sealed, err := a.Sealer.Seal(nil, name, it.Data)
+	if err != nil {
+		p.res.Status, p.res.Err = Failed, fmt.Errorf("seal: %w", err)
+		return p
+	}
+	ref, err := a.Blobs.Put(name, sealed)
+	if err != nil {
+		in.setFatal(err)
+		p.res.Status, p.res.Err = Failed, fmt.Errorf("store blob: %w", err)
+		return p
+	}
+	rec.BlobRef = string(ref)
+	p.rec = &rec
+	p.res.Status = Archived
+	p.res.Malformed = m.Malformed()
+	p.res.Defects = m.Defects
+	return p
+}
+
+func (in *Ingester) committer() {
+	defer close(in.done)
+	var batch []*prepared
+	var bytes int64
+	var timer *time.Timer
+	var timeout <-chan time.Time
+	flush := func() {
+		if len(batch) > 0 {
+			in.commit(batch)
+		}
+		batch, bytes = nil, 0
+		if timer != nil {
+			timer.Stop()
+		}
+		timer, timeout = nil, nil
+	}
+	for {
+		select {
+		case p, ok := <-in.prep:
+			if !ok {
+				flush()
+				return
+			}
+			batch = append(batch, p)
+			bytes += p.rawLen
+			if len(batch) == 1 {
+				timer = time.NewTimer(in.opt.MaxDelay)
+				timeout = timer.C
+			}
+			if len(batch) >= in.opt.BatchSize || bytes >= in.opt.BatchBytes {
+				flush()
+			}
+		case <-timeout:
+			flush()
+		}
+	}
+}
+
+// commit makes a batch durable: blobs synced, then catalog rows and ledger entries in
+// one transaction, then the Merkle log appended and its checkpoint signed. Only then
+// are results reported.
+func (in *Ingester) commit(batch []*prepared) {
+	a := in.a
+	fail := func(err error) {
+		in.setFatal(err)
+		for _, p := range batch {
+			if p.res.Status != Failed {
+				p.res.Status, p.res.Err = Failed, fmt.Errorf("not archived: %w", err)
+			}
+		}
+	}
+	var recs []catalog.NewRecord
+	var recps []catalog.Reception
+	var owners []*prepared
+	for _, p := range batch {
+		if p.res.Status == Failed {
+			continue
+		}
+		it := p.item
+		at := it.ReceivedAt
+		if at.IsZero() {
+			at = a.now()
+		}
+		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope})
+		if p.rec != nil {
+			recs = append(recs, *p.rec)
+			owners = append(owners, p)
+		}
+	}
+	if err := in.err(); err != nil {
+		fail(err)
+	} else if err := a.Blobs.Sync(); err != nil {
+		fail(fmt.Errorf("sync blobs: %w", err))
+	} else if len(recps) > 0 {
+		idxs, err := a.Cat.Commit(in.ctx, recs, recps)
+		if err != nil {
+			fail(err)
+		} else {
+			var entries [][]byte
+			first := int64(-1)
+			for i, idx := range idxs {
+				if idx < 0 { // committed meanwhile by an earlier batch: a duplicate
+					owners[i].res.Status = Duplicate
+					continue
+				}
+				if first < 0 {
+					first = idx
+				}
+				owners[i].res.LedgerIndex = idx
+				entries = append(entries, recs[i].Entry)
+			}
+			if len(entries) > 0 {
+				if size := a.Log.Size(); size != first {
+					fail(fmt.Errorf("ledger size %d, catalog assigned index %d", size, first))
+				} else if _, err := a.Log.Append(entries); err != nil {
+					fail(fmt.Errorf("append to ledger: %w", err))
+				}
+			}
+		}
+	}
+	for _, p := range batch {
+		if in.opt.OnResult != nil {
+			in.opt.OnResult(p.res)
+		}
+		if p.item.Done != nil {
+			p.item.Done <- p.res
+		}
+	}
+}
+
+// ArchiveOne archives a single item through a short-lived pipeline and waits until it
+// is durable. Gateways keep one Ingester open instead and pass Item.Done.
+func (a *Archive) ArchiveOne(ctx context.Context, it *Item) (Result, error) {
+	var res Result
+	in := a.Ingest(ctx, IngestOptions{Workers: 1, MaxDelay: time.Millisecond, OnResult: func(r Result) { res = r }})
+	if err := in.Add(ctx, it); err != nil {
+		in.Close()
+		return res, err
+	}
+	err := in.Close()
+	return res, err
+}

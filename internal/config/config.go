@@ -1,0 +1,255 @@
+// Package config reads Resguardo's one configuration file (TOML, optional: the
+// defaults run a complete embedded instance) and validates it into typed values.
+// Secrets never live in the file itself: they are given as a path (*_file) or through
+// the environment. Every problem is reported with the line it is on.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Data    string  `toml:"data"`
+	Server  Server  `toml:"server"`
+	Log     Log     `toml:"log"`
+	Archive Archive `toml:"archive"`
+	Keys    Keys    `toml:"keys"`
+	Limits  Limits  `toml:"limits"`
+	Import  Import  `toml:"import"`
+}
+
+// Server is the HTTP listener of `resguardo serve`.
+type Server struct {
+	Listen string `toml:"listen"` // host:port; loopback by default
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text, json
+}
+
+// Archive tunes the record writer.
+type Archive struct {
+	Origin             string   `toml:"origin"` // ledger origin, used when the data directory is created
+	ZstdLevel          int      `toml:"zstd_level"`
+	PackSize           Size     `toml:"pack_size"`
+	BatchSize          int      `toml:"batch_size"`
+	BatchDelay         Duration `toml:"batch_delay"`
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
+}
+
+// Keys says where secrets come from.
+type Keys struct {
+	MasterKeyFile string `toml:"master_key_file"` // base64 master key kept off the data disk
+}
+
+// Limits bound parsing.
+type Limits struct {
+	MaxMessageSize  Size `toml:"max_message_size"`
+	MaxHeaderBytes  Size `toml:"max_header_bytes"`
+	MaxHeaderFields int  `toml:"max_header_fields"`
+	MaxMIMEDepth    int  `toml:"max_mime_depth"`
+	MaxParts        int  `toml:"max_parts"`
+}
+
+// Import sets defaults of `resguardo import`.
+type Import struct {
+	MboxFormat string `toml:"mbox_format"` // auto, mboxrd, mboxo, mboxcl2
+}
+
+// Default returns the embedded defaults.
+func Default() Config {
+	return Config{
+		Data:   "./resguardo-data",
+		Server: Server{Listen: "127.0.0.1:8025"},
+		Log:    Log{Level: "info", Format: "text"},
+		Archive: Archive{ZstdLevel: 3, PackSize: 512 << 20, BatchSize: 2000,
+			BatchDelay: Duration(25 * time.Millisecond), CheckpointInterval: Duration(10 * time.Second)},
+		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
+		Import: Import{MboxFormat: "auto"},
+	}
+}
+
+// Problem is one configuration error.
+type Problem struct {
+	Line int    // 0 when not tied to a line
+	Key  string // dotted key
+	Msg  string
+}
+
+// Error lists every problem in a file.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		switch {
+		case p.Line > 0 && p.Key != "":
+			fmt.Fprintf(&b, "%s:%d: %s: %s", e.File, p.Line, p.Key, p.Msg)
+		case p.Line > 0:
+			fmt.Fprintf(&b, "%s:%d: %s", e.File, p.Line, p.Msg)
+		default:
+			fmt.Fprintf(&b, "%s: %s", e.File, p.Msg)
+		}
+	}
+	return b.String()
+}
+
+// Load reads path; an empty path yields the defaults.
+func Load(path string) (Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(path, f)
+}
+
+// Parse decodes and validates a configuration; name labels problems.
+func Parse(name string, r io.Reader) (Config, error) {
+	src, err := io.ReadAll(r)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	md, err := toml.Decode(string(src), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			line := pe.Position.Line
+			if st := pe.Position.Start; st > 0 && st <= len(src) {
+				// Count from the byte offset: an error at a newline belongs to the line it ends.
+				line = strings.Count(string(src[:st]), "\n") + 1
+			}
+			return c, &Error{File: name, Problems: []Problem{{Line: line, Msg: pe.Message}}}
+		}
+		return c, &Error{File: name, Problems: []Problem{{Msg: cleanTOMLError(err)}}}
+	}
+	loc := newLocator(string(src))
+	var probs []Problem
+	for _, k := range md.Undecoded() {
+		probs = append(probs, Problem{Line: loc.line(k.String()), Key: k.String(), Msg: "unknown setting"})
+	}
+	for _, p := range c.validate() {
+		p.Line = loc.line(p.Key)
+		probs = append(probs, p)
+	}
+	if len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+		return c, &Error{File: name, Problems: probs}
+	}
+	return c, nil
+}
+
+func cleanTOMLError(err error) string {
+	return strings.TrimPrefix(err.Error(), "toml: ")
+}
+
+func (c *Config) validate() []Problem {
+	var ps []Problem
+	bad := func(key, format string, a ...any) { ps = append(ps, Problem{Key: key, Msg: fmt.Sprintf(format, a...)}) }
+	if strings.TrimSpace(c.Data) == "" {
+		bad("data", "must name a directory")
+	}
+	if _, err := netip.ParseAddrPort(c.Server.Listen); err != nil {
+		if host, port, ok := strings.Cut(c.Server.Listen, ":"); !ok || host == "" || !isPort(port) {
+			bad("server.listen", "want host:port, e.g. \"127.0.0.1:8025\", got %q", c.Server.Listen)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	if c.Archive.Origin != "" && !regexp.MustCompile(`^[!-*,-~]+$`).MatchString(c.Archive.Origin) {
+		bad("archive.origin", "must be printable ASCII without spaces or '+', e.g. \"correo.ejemplo.gob.mx/resguardo\"")
+	}
+	if c.Archive.ZstdLevel < 1 || c.Archive.ZstdLevel > 4 {
+		bad("archive.zstd_level", "want 1 (fastest) to 4 (smallest), got %d", c.Archive.ZstdLevel)
+	}
+	if c.Archive.PackSize < 1<<20 || c.Archive.PackSize > 64<<30 {
+		bad("archive.pack_size", "want between 1MiB and 64GiB")
+	}
+	if c.Archive.BatchSize < 1 || c.Archive.BatchSize > 100000 {
+		bad("archive.batch_size", "want 1 to 100000, got %d", c.Archive.BatchSize)
+	}
+	if c.Archive.BatchDelay <= 0 || time.Duration(c.Archive.BatchDelay) > 10*time.Second {
+		bad("archive.batch_delay", "want a duration above 0 and at most 10s")
+	}
+	if time.Duration(c.Archive.CheckpointInterval) < time.Second {
+		bad("archive.checkpoint_interval", "want at least 1s")
+	}
+	if c.Keys.MasterKeyFile != "" {
+		if st, err := os.Stat(c.Keys.MasterKeyFile); err != nil {
+			bad("keys.master_key_file", "%v", err)
+		} else if st.Mode().Perm()&0o077 != 0 {
+			bad("keys.master_key_file", "%s is readable by group or others (mode %o): chmod 600 it", c.Keys.MasterKeyFile, st.Mode().Perm())
+		}
+	}
+	if c.Limits.MaxMessageSize < 1<<10 || c.Limits.MaxMessageSize > 4<<30 {
+		bad("limits.max_message_size", "want between 1KiB and 4GiB")
+	}
+	if c.Limits.MaxHeaderBytes < 1<<10 || c.Limits.MaxHeaderBytes > 64<<20 {
+		bad("limits.max_header_bytes", "want between 1KiB and 64MiB")
+	}
+	if c.Limits.MaxHeaderFields < 10 {
+		bad("limits.max_header_fields", "want at least 10")
+	}
+	if c.Limits.MaxMIMEDepth < 1 || c.Limits.MaxMIMEDepth > 1000 {
+		bad("limits.max_mime_depth", "want 1 to 1000")
+	}
+	if c.Limits.MaxParts < 1 {
+		bad("limits.max_parts", "want at least 1")
+	}
+	switch c.Import.MboxFormat {
+	case "auto", "mboxrd", "mboxo", "mboxcl2":
+	default:
+		bad("import.mbox_format", "want auto, mboxrd, mboxo or mboxcl2, got %q", c.Import.MboxFormat)
+	}
+	return ps
+}
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n < 65536
+}
+
+// MasterKey returns the master key given outside the data directory: the file named
+// by keys.master_key_file, else $RESGUARDO_MASTER_KEY, else "".
+func (c *Config) MasterKey() (string, error) {
+	if c.Keys.MasterKeyFile != "" {
+		b, err := os.ReadFile(c.Keys.MasterKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("keys.master_key_file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return os.Getenv("RESGUARDO_MASTER_KEY"), nil
+}

@@ -1,0 +1,46 @@
+package i18n
+
+type msg struct{ es, en string }
+
+// messages is the catalog; keys are English identifiers.
+var messages = map[string]msg{
+	// import
+	"import.progress":         {"Importando: %s mensajes · %s de %s · %s msg/s · %s/s · faltan %s", "Importing: %s messages · %s of %s · %s msg/s · %s/s · ETA %s"},
+	"import.progress.nototal": {"Importando: %s mensajes · %s · %s msg/s · %s/s", "Importing: %s messages · %s · %s msg/s · %s/s"},
+	"import.summary":          {"Resumen de la importación", "Import summary"},
+	"import.archived":         {"archivados (nuevos):", "archived (new):"},
+	"import.duplicate":        {"ya presentes:", "already present:"},
+	"import.malformed":        {"  de ellos malformados (conservados):", "  of them malformed (kept):"},
+	"import.failed":           {"fallidos:", "failed:"},
+	"import.skipped":          {"omitidos (no son correo):", "skipped (not mail):"},
+	"import.elapsed":          {"tiempo:", "elapsed:"},
+	"import.rate":             {"ritmo:", "rate:"},
+	"import.interrupted":      {"Importación interrumpida: lo archivado hasta aquí es durable; vuelva a ejecutar el mismo comando para completarla.", "Import interrupted: everything archived so far is durable; run the same command again to finish."},
+	"import.failures":         {"Fallos (archivo: motivo):", "Failures (file: reason):"},
+	"import.skips":            {"Omitidos (archivo: motivo):", "Skipped (file: reason):"},
+	"import.more":             {"  … y %s más", "  … and %s more"},
+	"import.ledger":           {"bitácora:", "ledger:"},
+	"import.ledger.value":     {"%s entradas, punto de control firmado", "%s entries, signed checkpoint"},
+	// data directory
+	"data.created": {"Directorio de datos creado en %s", "Data directory created at %s"},
+	"data.using":   {"Directorio de datos: %s", "Data directory: %s"},
+	"data.keys":    {"  claves:    %s (0600; respáldelas aparte: sin ellas el archivo no se puede leer)", "  keys:      %s (0600; back them up separately: without them the archive cannot be read)"},
+	"data.catalog": {"  catálogo:  %s (SQLite)", "  catalog:   %s (SQLite)"},
+	"data.blobs":   {"  mensajes:  %s (cifrados, solo anexar)", "  messages:  %s (encrypted, append-only)"},
+	"data.ledger":  {"  bitácora:  %s (árbol de Merkle, origen %s)", "  ledger:    %s (Merkle tree, origin %s)"},
+	"data.pubkey":  {"  clave pública de la bitácora: %s", "  ledger public key: %s"},
+	// serve
+	"serve.listening": {"Resguardo escuchando en http://%s  (estado: /  salud: /healthz)", "Resguardo listening on http://%s  (status: /  health: /healthz)"},
+	"serve.stopping":  {"Deteniendo Resguardo…", "Stopping Resguardo…"},
+	// fsck
+	"fsck.ok":      {"Verificación completa: %s registros, %s bytes leídos, bitácora de %s entradas; sin problemas.", "Check complete: %s records, %s bytes read, ledger of %s entries; no problems."},
+	"fsck.okquick": {"Verificación rápida: %s registros presentes, bitácora de %s entradas verificada; sin problemas.", "Quick check: %s records present, ledger of %s entries verified; no problems."},
+	"fsck.bad":     {"Verificación: %s errores y %s avisos en %s registros.", "Check: %s errors and %s warnings in %s records."},
+	"fsck.orphans": {"Aviso: %s bloques sin registro (restos de lotes no confirmados tras una interrupción; no afectan a ningún registro).", "Note: %s blobs without a record (left by batches that never committed after an interruption; no record is affected)."},
+	"fsck.live":    {"(Otro proceso escribe ahora: las entradas posteriores al último punto de control se consideran pendientes.)", "(Another process is writing: entries after the latest checkpoint count as pending.)"},
+	// config
+	"config.ok":       {"Configuración válida: %s", "Configuration is valid: %s"},
+	"config.defaults": {"Sin archivo de configuración: se usan los valores predeterminados.", "No configuration file: using the defaults."},
+	// ledger
+	"ledger.verified": {"Prueba de inclusión verificada contra el punto de control firmado (tamaño %s).", "Inclusion proof verified against the signed checkpoint (size %s)."},
+}

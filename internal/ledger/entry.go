@@ -1,0 +1,80 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// EntryVersion is the version of the entry formats written now.
+const EntryVersion = 1
+
+// Entry types.
+const (
+	TypeRecord = "record"
+)
+
+// RecordEntry is the ledger entry of one archived record (docs/FORMATS.md). Its
+// canonical encoding is the JSON object below with the keys in exactly this order, no
+// insignificant whitespace, no HTML escaping; verifiers hash the bytes as stored and
+// never need to re-encode.
+type RecordEntry struct {
+	V          int    `json:"v"`
+	Type       string `json:"type"`
+	SHA256     string `json:"sha256"`      // of the message bytes, hex
+	Size       int64  `json:"size"`        // bytes
+	Channel    string `json:"channel"`     // import, mx, submission, journal
+	Time       string `json:"time"`        // archive time, RFC 3339 UTC with nanoseconds
+	MetaSHA256 string `json:"meta_sha256"` // of the record's canonical metadata document
+}
+
+// NewRecordEntry returns the canonical entry for a record archived at t.
+func NewRecordEntry(sha256Hex string, size int64, channel string, t time.Time, metaSHA256Hex string) ([]byte, error) {
+	return Canonical(RecordEntry{
+		V: EntryVersion, Type: TypeRecord, SHA256: sha256Hex, Size: size,
+		Channel: channel, Time: FormatTime(t), MetaSHA256: metaSHA256Hex,
+	})
+}
+
+// FormatTime renders t as entries and metadata do: UTC, RFC 3339, nanoseconds.
+func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+// Canonical encodes v as compact JSON without HTML escaping (struct field order is
+// the key order).
+func Canonical(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	if len(out) > maxEntrySize {
+		return nil, fmt.Errorf("ledger entry of %d bytes exceeds %d", len(out), maxEntrySize)
+	}
+	return out, nil
+}
+
+// EntryHead is the part every entry type shares.
+type EntryHead struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+}
+
+// ParseRecordEntry decodes a record entry and checks that it is canonical.
+func ParseRecordEntry(b []byte) (RecordEntry, error) {
+	var e RecordEntry
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("ledger entry: %w", err)
+	}
+	if e.Type != TypeRecord || e.V != EntryVersion {
+		return e, fmt.Errorf("ledger entry: not a v%d %s entry", EntryVersion, TypeRecord)
+	}
+	if c, err := Canonical(e); err != nil || !bytes.Equal(c, b) {
+		return e, fmt.Errorf("ledger entry: not in canonical form")
+	}
+	return e, nil
+}
