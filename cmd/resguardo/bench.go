@@ -30,25 +30,25 @@ type benchResult struct {
 
 // benchReport is what `bench import --json` prints.
 type benchReport struct {
-	Date          string  `json:"date"`
-	GoVersion     string  `json:"go"`
-	CPUs          int     `json:"cpus"`
-	Corpus        string  `json:"corpus"`
-	Files         int     `json:"files"`
-	RawBytes      int64   `json:"raw_bytes"`
-	Runs          int     `json:"runs"`
-	Messages      int64   `json:"messages"` // items the import processed (archived + already present)
-	Archived      int64   `json:"archived"`
-	Malformed     int64   `json:"malformed"`
-	ImportSeconds float64 `json:"import_seconds_median"`
-	MsgsPerSec    float64 `json:"messages_per_second"`
-	MBPerSec      float64 `json:"mb_per_second"`
-	CatSeconds    float64 `json:"cat_seconds_median"`
-	ShaSeconds    float64 `json:"sha256sum_seconds_median"`
-	StoredBytes   int64   `json:"stored_blob_bytes"`
-	DataDirBytes  int64   `json:"data_dir_bytes"`
-	StoredRatio   float64 `json:"stored_over_raw"`
-	PeakRSSMB     float64 `json:"peak_rss_mb_max"`
+	Date          string    `json:"date"`
+	GoVersion     string    `json:"go"`
+	CPUs          int       `json:"cpus"`
+	Corpus        string    `json:"corpus"`
+	Files         int       `json:"files"`
+	RawBytes      int64     `json:"raw_bytes"`
+	Runs          int       `json:"runs"`
+	Messages      int64     `json:"messages"` // items the import processed (archived + already present)
+	Archived      int64     `json:"archived"`
+	Malformed     int64     `json:"malformed"`
+	ImportSeconds float64   `json:"import_seconds_median"`
+	MsgsPerSec    float64   `json:"messages_per_second"`
+	MBPerSec      float64   `json:"mb_per_second"`
+	CatSeconds    float64   `json:"cat_seconds_median"`
+	ShaSeconds    float64   `json:"sha256sum_seconds_median"`
+	StoredBytes   int64     `json:"stored_blob_bytes"`
+	DataDirBytes  int64     `json:"data_dir_bytes"`
+	StoredRatio   float64   `json:"stored_over_raw"`
+	PeakRSSMB     float64   `json:"peak_rss_mb_max"`
 	ImportRuns    []float64 `json:"import_runs_seconds"`
 }
 

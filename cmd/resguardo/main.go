@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -46,6 +47,7 @@ type Main struct {
 	DataDir    string
 	ConfigPath string
 	LangFlag   string
+	CPUProfile string
 	Config     config.Config
 	P          i18n.Printer
 	Logger     *slog.Logger
@@ -112,6 +114,19 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return &exitError{code: 2}
 	}
 	rest := fs.Args()
+	if m.CPUProfile != "" {
+		f, err := os.Create(m.CPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	if len(rest) == 0 {
 		m.usage()
 		return &exitError{code: 2}
@@ -129,6 +144,7 @@ func (m *Main) globalFlags(fs *flag.FlagSet) {
 	fs.StringVar(&m.DataDir, "data", m.DataDir, "data directory")
 	fs.StringVar(&m.ConfigPath, "config", m.ConfigPath, "configuration file (TOML)")
 	fs.StringVar(&m.LangFlag, "lang", m.LangFlag, "language of messages: es or en")
+	fs.StringVar(&m.CPUProfile, "cpuprofile", m.CPUProfile, "write a CPU profile (pprof) of the command to this file")
 }
 
 // parse parses a subcommand's flags, accepting flags after positional arguments

@@ -15,13 +15,13 @@ import (
 // showOutput is what `resguardo show` prints (docs/CLI.md). Metadata is the record's
 // canonical metadata document exactly as stored and digested into the ledger.
 type showOutput struct {
-	Format      string             `json:"format"` // "resguardo-show/1"
-	ID          string             `json:"id"`
-	Metadata    json.RawMessage    `json:"metadata"`
-	MetaSHA256  string             `json:"meta_sha256"`
-	AccessClass string             `json:"access_class"`
-	Ledger      *showLedger        `json:"ledger"`
-	Receptions  []showReception    `json:"receptions"`
+	Format      string          `json:"format"` // "resguardo-show/1"
+	ID          string          `json:"id"`
+	Metadata    json.RawMessage `json:"metadata"`
+	MetaSHA256  string          `json:"meta_sha256"`
+	AccessClass string          `json:"access_class"`
+	Ledger      *showLedger     `json:"ledger"`
+	Receptions  []showReception `json:"receptions"`
 }
 
 type showLedger struct {

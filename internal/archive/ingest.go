@@ -283,12 +283,20 @@ func (in *Ingester) commit(batch []*prepared) {
 			owners = append(owners, p)
 		}
 	}
+	t0 := time.Now()
+	var tSync, tCat time.Duration
+	defer func() {
+		a.logger.Debug("batch committed", "items", len(batch), "records", len(recs),
+			"sync", tSync, "catalog", tCat, "total", time.Since(t0))
+	}()
 	if err := in.err(); err != nil {
 		fail(err)
 	} else if err := a.Blobs.Sync(); err != nil {
 		fail(fmt.Errorf("sync blobs: %w", err))
 	} else if len(recps) > 0 {
+		tSync = time.Since(t0)
 		idxs, err := a.Cat.Commit(in.ctx, recs, recps)
+		tCat = time.Since(t0) - tSync
 		if err != nil {
 			fail(err)
 		} else {

@@ -79,14 +79,18 @@ type Sealer struct {
 	dec  *zstd.Decoder
 }
 
-// NewSealer returns a Sealer; level is a zstd level (1 fastest … 4 best, 0 = default).
+// NewSealer returns a Sealer; level is a klauspost/compress zstd level: 1 fastest
+// (the default: ≈43 % of raw on mailing-list mail, ≈4× faster than 3), 2 default,
+// 3 better, 4 best.
 func NewSealer(keys Keys, level int) (*Sealer, error) {
-	l := zstd.SpeedDefault
+	l := zstd.SpeedFastest
 	if level > 0 {
 		l = zstd.EncoderLevel(level)
 	}
+	// A 512 KiB window costs nothing in ratio on mail (messages are small or made of
+	// base64 that does not repeat at long distance) and keeps per-call setup cheap.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(l), zstd.WithEncoderConcurrency(1),
-		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+		zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false), zstd.WithWindowSize(512<<10))
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func (c *SQLite) Lookup(ctx context.Context, prefix string) (*Record, error) {
 		return nil, fmt.Errorf("record id %q: want 8 to 64 hex digits of the message's SHA-256", prefix)
 	}
 	prefix = strings.ToLower(prefix)
-	hi := prefix + strings.Repeat("g", 64-len(prefix)) // 'g' sorts after every hex digit
+	hi := prefix + "g" // "g" sorts after every hex digit
 	rows, err := c.db.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 2", prefix, hi)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (c *SQLite) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	if o.SortArchived {
-		q += " ORDER BY archived_at DESC, seq DESC"
+		q += " ORDER BY seq DESC"
 	} else {
 		q += " ORDER BY msg_date IS NULL, msg_date DESC, seq DESC"
 	}

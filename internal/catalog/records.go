@@ -69,88 +69,84 @@ type Reception struct {
 // assigned in order after the last entry) and receptions (for new or existing
 // records) in one durable transaction. It returns the ledger index given to each
 // record, or -1 for a record whose SHA-256 was already in the catalog (nothing of it
-// is inserted then).
+// is inserted then). Rows go in with multi-row INSERTs: with modernc.org/sqlite a
+// statement costs ≈16 µs per row alone but ≈6 µs per row in groups of 100.
 func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	var next int64
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx)+1, 0) FROM ledger_entries").Scan(&next); err != nil {
+	var nextIdx, nextSeq int64
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx)+1, 0) FROM ledger_entries").Scan(&nextIdx); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq)+1, 1) FROM records").Scan(&nextSeq); err != nil {
+		return nil, err
+	}
+	shas := make([]string, 0, len(recs)+len(receptions))
+	for _, r := range recs {
+		shas = append(shas, r.SHA256)
+	}
+	for _, r := range receptions {
+		shas = append(shas, r.SHA256)
+	}
+	seqOf, err := existing(ctx, tx, shas)
+	if err != nil {
 		return nil, err
 	}
 	idxs := make([]int64, len(recs))
-	insRec, err := tx.PrepareContext(ctx, `INSERT INTO records (sha256, size, blob_ref, archived_at, channel, source,
-		message_id, msg_date, date_raw, from_addr, subject, malformed, defects, meta, meta_sha256, ledger_index)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (sha256) DO NOTHING`)
-	if err != nil {
-		return nil, err
-	}
-	insAddr, err := tx.PrepareContext(ctx, "INSERT INTO addresses (record_seq, field, address, name) VALUES (?,?,?,?)")
-	if err != nil {
-		return nil, err
-	}
-	insPart, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO parts (record_seq, path, content_type, disposition, filename, size, sha256)
-		VALUES (?,?,?,?,?,?,?)`)
-	if err != nil {
-		return nil, err
-	}
-	insEntry, err := tx.PrepareContext(ctx, "INSERT INTO ledger_entries (idx, type, data, record_seq) VALUES (?,?,?,?)")
-	if err != nil {
-		return nil, err
-	}
+	var recRows, addrRows, partRows, entryRows, recpRows [][]any
 	for i, r := range recs {
+		if _, ok := seqOf[r.SHA256]; ok {
+			idxs[i] = -1
+			continue
+		}
+		seq := nextSeq
+		nextSeq++
+		seqOf[r.SHA256] = seq
+		idxs[i] = nextIdx
 		var date any
 		if !r.Date.IsZero() {
 			date = r.Date.Unix()
 		}
-		res, err := insRec.ExecContext(ctx, r.SHA256, r.Size, r.BlobRef, r.ArchivedAt.UnixNano(), r.Channel, r.Source,
+		recRows = append(recRows, []any{seq, r.SHA256, r.Size, r.BlobRef, r.ArchivedAt.UnixNano(), r.Channel, r.Source,
 			r.MessageID, date, r.DateRaw, r.FromAddr, r.Subject, r.Malformed, strings.Join(r.Defects, ","),
-			r.Meta, r.MetaSHA256, next)
-		if err != nil {
-			return nil, fmt.Errorf("insert record %s: %w", r.SHA256, err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, err
-		} else if n == 0 {
-			idxs[i] = -1
-			continue
-		}
-		seq, err := res.LastInsertId()
-		if err != nil {
-			return nil, err
-		}
+			r.Meta, r.MetaSHA256, nextIdx})
 		for _, a := range r.Addresses {
-			if _, err := insAddr.ExecContext(ctx, seq, a.Field, a.Address, a.Name); err != nil {
-				return nil, fmt.Errorf("insert address of %s: %w", r.SHA256, err)
-			}
+			addrRows = append(addrRows, []any{seq, a.Field, a.Address, a.Name})
 		}
 		for _, p := range r.Parts {
-			if _, err := insPart.ExecContext(ctx, seq, p.Path, p.ContentType, p.Disposition, p.Filename, p.Size, p.SHA256); err != nil {
-				return nil, fmt.Errorf("insert part of %s: %w", r.SHA256, err)
-			}
+			partRows = append(partRows, []any{seq, p.Path, p.ContentType, p.Disposition, p.Filename, p.Size, p.SHA256})
 		}
-		if _, err := insEntry.ExecContext(ctx, next, r.EntryType, r.Entry, seq); err != nil {
-			return nil, fmt.Errorf("insert ledger entry of %s: %w", r.SHA256, err)
-		}
-		idxs[i] = next
-		next++
+		entryRows = append(entryRows, []any{nextIdx, r.EntryType, r.Entry, seq})
+		nextIdx++
 	}
-	if len(receptions) > 0 {
-		insRecp, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO receptions (record_seq, channel, source, received_at, envelope)
-			SELECT seq, ?, ?, ?, ? FROM records WHERE sha256 = ?`)
-		if err != nil {
-			return nil, err
+	for _, rc := range receptions {
+		seq, ok := seqOf[rc.SHA256]
+		if !ok {
+			return nil, fmt.Errorf("reception of %s: no such record", rc.SHA256)
 		}
-		for _, rc := range receptions {
-			env := rc.Envelope
-			if env == "" {
-				env = "{}"
-			}
-			if _, err := insRecp.ExecContext(ctx, rc.Channel, rc.Source, rc.At.UnixNano(), env, rc.SHA256); err != nil {
-				return nil, fmt.Errorf("insert reception of %s: %w", rc.SHA256, err)
-			}
+		env := rc.Envelope
+		if env == "" {
+			env = "{}"
+		}
+		recpRows = append(recpRows, []any{seq, rc.Channel, rc.Source, rc.At.UnixNano(), env})
+	}
+	steps := []struct {
+		verb, table, cols string
+		rows              [][]any
+	}{
+		{"INSERT", "records", `seq, sha256, size, blob_ref, archived_at, channel, source, message_id, msg_date, date_raw,
+			from_addr, subject, malformed, defects, meta, meta_sha256, ledger_index`, recRows},
+		{"INSERT", "addresses", "record_seq, field, address, name", addrRows},
+		{"INSERT OR IGNORE", "parts", "record_seq, path, content_type, disposition, filename, size, sha256", partRows},
+		{"INSERT", "ledger_entries", "idx, type, data, record_seq", entryRows},
+		{"INSERT OR IGNORE", "receptions", "record_seq, channel, source, received_at, envelope", recpRows},
+	}
+	for _, st := range steps {
+		if err := insertRows(ctx, tx, st.verb, st.table, st.cols, st.rows); err != nil {
+			return nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -159,10 +155,83 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 	return idxs, nil
 }
 
+// existing maps the SHA-256s among shas that are already records to their seq.
+func existing(ctx context.Context, tx *sql.Tx, shas []string) (map[string]int64, error) {
+	out := make(map[string]int64)
+	const chunk = 500
+	for len(shas) > 0 {
+		n := min(chunk, len(shas))
+		args := make([]any, n)
+		for i := range args {
+			args[i] = shas[i]
+		}
+		q := "SELECT sha256, seq FROM records WHERE sha256 IN (?" + strings.Repeat(",?", n-1) + ")"
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var s string
+			var seq int64
+			if err := rows.Scan(&s, &seq); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[s] = seq
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		shas = shas[n:]
+	}
+	return out, nil
+}
+
+// insertRows inserts rows with statements of up to 100 rows each.
+func insertRows(ctx context.Context, tx *sql.Tx, verb, table, cols string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := len(rows[0])
+	tuple := "(?" + strings.Repeat(",?", width-1) + ")"
+	const per = 100
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		args := make([]any, 0, n*width)
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		q := verb + " INTO " + table + " (" + cols + ") VALUES " + tuple + strings.Repeat(","+tuple, n-1)
+		var err error
+		if n == per {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, q); err != nil {
+					return fmt.Errorf("insert into %s: %w", table, err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, q, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
 // Has reports whether a record with this SHA-256 exists.
 func (c *SQLite) Has(ctx context.Context, sha256Hex string) (bool, error) {
 	var one int
-	err := c.db.QueryRowContext(ctx, "SELECT 1 FROM records WHERE sha256 = ?", sha256Hex).Scan(&one)
+	err := c.has.QueryRowContext(ctx, sha256Hex).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}

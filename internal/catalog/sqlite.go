@@ -34,6 +34,7 @@ var (
 type SQLite struct {
 	db   *sql.DB
 	path string
+	has  *sql.Stmt
 }
 
 // Options configures OpenSQLite.
@@ -66,11 +67,20 @@ func OpenSQLite(ctx context.Context, path string, opt Options) (*SQLite, error) 
 		db.Close()
 		return nil, err
 	}
+	if c.has, err = db.PrepareContext(ctx, "SELECT 1 FROM records WHERE sha256 = ?"); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return c, nil
 }
 
 // Close closes the database.
-func (c *SQLite) Close() error { return c.db.Close() }
+func (c *SQLite) Close() error {
+	if c.has != nil {
+		c.has.Close()
+	}
+	return c.db.Close()
+}
 
 // Path is the database file.
 func (c *SQLite) Path() string { return c.path }

@@ -197,15 +197,14 @@ func (l *Log) Append(entries [][]byte) (int64, error) {
 	}
 	size := old + int64(len(entries)) // r keeps reading the old tree from disk; new hashes are in overlay
 
+	var files []pendingFile
 	// Entry bundles.
 	for n, i := old/tileWidth, 0; n*tileWidth < size; n++ {
 		for int64(len(bundle)) < tileWidth && i < len(entries) {
 			bundle = append(bundle, entries[i])
 			i++
 		}
-		if err := fsutil.WriteOnce(l.abs(BundlePath(n, len(bundle))), JoinBundle(bundle), 0o644); err != nil {
-			return 0, fmt.Errorf("ledger: write entry bundle: %w", err)
-		}
+		files = append(files, pendingFile{BundlePath(n, len(bundle)), JoinBundle(bundle)})
 		if len(bundle) == tileWidth {
 			bundle = nil
 		}
@@ -217,10 +216,11 @@ func (l *Log) Append(entries [][]byte) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("ledger: build tile: %w", err)
 		}
-		if err := fsutil.WriteOnce(l.abs(TilePath(t.L, t.N, t.W)), data, 0o644); err != nil {
-			return 0, fmt.Errorf("ledger: write tile: %w", err)
-		}
+		files = append(files, pendingFile{TilePath(t.L, t.N, t.W), data})
 		newTiles[tileKey{t.L, t.N}] = data
+	}
+	if err := l.writeAll(files); err != nil {
+		return 0, err
 	}
 	root, err := tlog.TreeHash(size, r)
 	if err != nil {
@@ -240,6 +240,29 @@ func (l *Log) Append(entries [][]byte) (int64, error) {
 	}
 	l.size, l.root, l.cp, l.cpTime, l.bundle = size, root, cp, time.Now(), bundle
 	return old, nil
+}
+
+type pendingFile struct {
+	path string
+	data []byte
+}
+
+// writeAll writes bundles and tiles concurrently (each is temp file, fsync, rename,
+// directory fsync: the waits overlap); all are durable when it returns.
+func (l *Log) writeAll(files []pendingFile) error {
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fsutil.WriteOnce(l.abs(f.path), f.data, 0o644); err != nil {
+				errs[i] = fmt.Errorf("ledger: write %s: %w", f.path, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Entry returns the entry at index i.

@@ -11,7 +11,8 @@ const maxFromLine = 4 << 10
 // sniffSize is how much of a file is looked at to classify it.
 const sniffSize = 8 << 10
 
-var bom = []byte("\xef\xbb\xbf")
+// bom is the UTF-8 byte order mark, tolerated at the start of a file.
+const bom = "\xef\xbb\xbf"
 
 // isFromLine reports whether line, a complete line including its line ending (none
 // at end of file), separates mbox messages. Only the mboxo format (strict false)
@@ -119,7 +120,7 @@ func quotedFrom(line []byte) int {
 // line is another field; n is -1 when the value is not a plain decimal number.
 func contentLength(line []byte) (n int64, ok bool) {
 	const name = "content-length"
-	if len(line) < len(name) || !strings.EqualFold(string(line[:len(name)]), name) {
+	if len(line) < len(name) || !bytes.EqualFold(line[:len(name)], []byte(name)) {
 		return 0, false
 	}
 	rest := bytes.TrimLeft(line[len(name):], " \t")
@@ -172,7 +173,7 @@ func sniff(head []byte, eof, strict bool) (kind, string) {
 	if len(head) == 0 && eof {
 		return kindNotMail, "empty file"
 	}
-	b := bytes.TrimPrefix(head, bom)
+	b := bytes.TrimPrefix(head, []byte(bom))
 	for {
 		i := bytes.IndexByte(b, '\n')
 		line := b

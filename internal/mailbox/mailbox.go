@@ -31,6 +31,8 @@ type Item struct {
 	// message or maildir file; "PATH:OFFSET" for an mbox message, OFFSET being the byte
 	// offset of its From_ line. Stable across runs over the same files.
 	Source string
+	// Format is what the path turned out to be; empty when Err is set and the path
+	// could not be opened or classified.
 	Format Format
 	// Data holds the message bytes exactly (for mbox: without the From_ line, unquoted,
 	// without the trailing separator line). Nil when Err is set.

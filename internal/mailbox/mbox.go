@@ -49,7 +49,21 @@ func NewMboxReader(r io.Reader, name string, opt Options) (*MboxReader, error) {
 			}
 		}
 	}
-	return newMboxReader(bufio.NewReaderSize(r, bufSize), ra, base, name, cfg), nil
+	size := int64(bufSize)
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = int64(l.Len()) // in memory (bytes.Reader, strings.Reader): no bigger buffer
+	}
+	return newMboxReader(bufio.NewReaderSize(r, readBufSize(size)), ra, base, name, cfg), nil
+}
+
+// readBufSize sizes the read buffer for an input of size bytes: bufSize, or less for
+// a smaller input. The framing does not depend on it: every line of the input still
+// fits in the buffer, and Content-Length is confirmed with io.ReaderAt past it.
+func readBufSize(size int64) int {
+	if size < 0 || size >= bufSize {
+		return bufSize
+	}
+	return max(int(size)+1, sniffSize)
 }
 
 func newMboxReader(br *bufio.Reader, ra io.ReaderAt, base int64, name string, cfg config) *MboxReader {
@@ -94,7 +108,7 @@ func (r *MboxReader) Next(ctx context.Context) (Item, error) {
 func (r *MboxReader) start() {
 	r.started = true
 	p, err := r.br.Peek(len(bom))
-	if bytes.Equal(p, bom) {
+	if string(p) == bom {
 		r.br.Discard(len(bom))
 		r.off += int64(len(bom))
 		r.carry += int64(len(bom))
@@ -177,7 +191,9 @@ func (r *MboxReader) message(ctx context.Context) (Item, bool, error) {
 		if lineStart && unquote {
 			if q := quotedFrom(frag); q > 0 && (r.strict || q == 1) {
 				if canCL && inHeader {
-					m.quotes = append(m.quotes, len(m.buf))
+					if !m.tooBig {
+						m.quotes = append(m.quotes, len(m.buf))
+					}
 				} else {
 					content = frag[1:]
 				}
@@ -241,7 +257,8 @@ func (r *MboxReader) take(m *msg, b []byte) {
 
 // unquoteHeader removes the quoting '>' recorded while reading the header block.
 func (m *msg) unquoteHeader() {
-	if len(m.quotes) == 0 {
+	if len(m.quotes) == 0 || m.tooBig {
+		m.quotes = nil
 		return
 	}
 	out := m.buf[:m.quotes[0]]

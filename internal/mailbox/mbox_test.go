@@ -321,3 +321,71 @@ func TestOptions(t *testing.T) {
 		t.Error("Estimate accepted format x")
 	}
 }
+
+// TestMboxrdRoundTrip: messages written as mboxrd come back unchanged (apart from
+// the final newline the format adds), in mboxrd and auto format.
+func TestMboxrdRoundTrip(t *testing.T) {
+	msgs := [][]byte{
+		[]byte("From: \"Lic. José Ángel Martínez\" <jamartinez@sep.gob.mx>\nSubject: Oficio\n\nFrom the desk of the director.\n>From quoted.\n>>From twice.\nFrom\n"),
+		[]byte("From a@b Mon Jan  6 09:15:02 2025\nlo que parece un separador al inicio\n"),
+		[]byte("Subject: CRLF\r\n\r\nFrom here on.\r\n>From\r\n\r\n"),
+		[]byte("Subject: sin salto final\n\ncuerpo"),
+		[]byte(""),
+		[]byte("\n"),
+		[]byte("\n\n\n"),
+		[]byte("Subject: termina en CR\n\nx\r"),
+		[]byte(">>>>From a\n>From b"),
+		[]byte("Subject: x\n\n\xef\xbb\xbfFrom c 10:00\n"),
+	}
+	var mbox bytes.Buffer
+	if err := writeMboxrd(&mbox, msgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{MboxRD, MboxAuto} {
+		t.Run(format, func(t *testing.T) {
+			items := readAll(t, mbox.Bytes(), "rt", Options{MboxFormat: format})
+			if len(items) != len(msgs) {
+				t.Fatalf("%d messages written, %d read", len(msgs), len(items))
+			}
+			for i, it := range items {
+				if want := mboxrdNormal(msgs[i]); it.Err != nil || !bytes.Equal(it.Data, want) {
+					t.Errorf("message %d: got %q (%v), want %q", i, it.Data, it.Err, want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMboxReader splits an 8 MiB mbox of 2 KiB messages.
+func BenchmarkMboxReader(b *testing.B) {
+	var msgs [][]byte
+	body := strings.Repeat("Texto del oficio con acentos: ñáéíóú.\n>From una cita.\n", 36)
+	for len(msgs)*2048 < 8<<20 {
+		msgs = append(msgs, []byte("From: a@sep.gob.mx\nSubject: prueba\n\n"+body))
+	}
+	var mbox bytes.Buffer
+	if err := writeMboxrd(&mbox, msgs); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(mbox.Len()))
+	for b.Loop() {
+		r, err := NewMboxReader(struct{ io.Reader }{bytes.NewReader(mbox.Bytes())}, "b", Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, err := r.Next(context.Background())
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if n != len(msgs) {
+			b.Fatalf("%d messages, want %d", n, len(msgs))
+		}
+	}
+}

@@ -53,6 +53,7 @@ func Estimate(ctx context.Context, paths []string, opt Options) (files int, byte
 type scanner struct {
 	cfg config
 	fn  func(Item) error
+	br  *bufio.Reader // reused from file to file, grown as needed (readBufSize)
 }
 
 func (s *scanner) emit(ctx context.Context, it Item) error {
@@ -86,7 +87,12 @@ func (s *scanner) file(ctx context.Context, path string, _ fs.FileInfo, r role) 
 	if r == roleMaildir {
 		return s.single(ctx, path, FormatMaildir, f, fi.Size())
 	}
-	br := bufio.NewReaderSize(f, bufSize)
+	if want := readBufSize(fi.Size()); s.br == nil || s.br.Size() < want {
+		s.br = bufio.NewReaderSize(f, want)
+	} else {
+		s.br.Reset(f)
+	}
+	br := s.br
 	head, err := br.Peek(sniffSize)
 	if err != nil && err != io.EOF {
 		return failed(err)

@@ -214,12 +214,6 @@ func (f *dateFields) token(w string) bool {
 			f.zone, f.haveZone = off, true
 		}
 		return true
-	case c >= '0' && c <= '9' && strings.IndexByte(w, ':') > 0 && !f.haveTime:
-		rest, ok := f.parseClock(w)
-		if !ok {
-			return false
-		}
-		return f.token(rest)
 	case c >= '0' && c <= '9' && len(w) >= 8 && w[4] == '-' && f.year == 0:
 		// ISO 8601 date, optionally with "T" and a time
 		d, tm, _ := strings.Cut(w, "T")
@@ -232,6 +226,12 @@ func (f *dateFields) token(w string) bool {
 			return f.token(tm)
 		}
 		return true
+	case c >= '0' && c <= '9' && strings.IndexByte(w, ':') > 0 && !f.haveTime:
+		rest, ok := f.parseClock(w)
+		if !ok {
+			return false
+		}
+		return f.token(rest)
 	case c >= '0' && c <= '9':
 		i := 0
 		for i < len(w) && w[i] >= '0' && w[i] <= '9' {

@@ -46,7 +46,7 @@
 //
 // Defect codes are stable. Part is the part path ("" for the top-level
 // header); Detail is short English or header text, never body bytes. Identical
-// defects are reported once, and at most 100 are kept.
+// defects are reported once, and at most 10 of one code are kept.
 //
 //	code                      meaning
 //	nul-byte                  the message contains a NUL byte (reported once)
@@ -78,7 +78,7 @@
 //	bad-quoted-printable      '=' not followed by two hex digits; kept literally
 //	bad-uuencode              x-uuencode body without begin/end lines or with bad lines
 //	unknown-encoding          an unknown Content-Transfer-Encoding; the body is taken as binary
-//	too-many-defects          more defects than are kept
+//	too-many-defects          more defects of one code than are kept (detail: the code)
 //	internal-error            a parser bug was caught; the message is returned as far as it got
 //
 // Attachments: a leaf is an attachment (Part.Attachment) when its disposition

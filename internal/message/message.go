@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits bound the work Parse does on one message. Zero (or negative) fields
@@ -25,8 +26,8 @@ type Limits struct {
 // Limits say.
 const maxDepthCeiling = 256
 
-// maxDefects bounds Message.Defects; identical defects are reported once.
-const maxDefects = 100
+// maxPerCode bounds the defects kept per code; identical ones count once.
+const maxPerCode = 10
 
 // DefaultLimits returns the limits used for zero fields of a Limits.
 func DefaultLimits() Limits {
@@ -162,7 +163,6 @@ type parser struct {
 	sink     sink
 	words    mime.WordDecoder
 	addrs    mail.AddressParser
-	overflow bool
 }
 
 // Parse reads the metadata and MIME structure of raw, an RFC 5322 message.
@@ -191,20 +191,30 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 	return m
 }
 
-// defect records a defect once (same code, part and detail).
+// defect records a defect once (same code, part and detail). At most
+// maxPerCode defects of one code are kept, so that a flood of one kind (a
+// thousand unterminated multiparts) cannot hide the others; the first one
+// dropped is noted as too-many-defects with the code as detail.
 func (p *parser) defect(code, part, detail string) {
 	if len(detail) > 200 {
-		detail = detail[:200]
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(detail[cut]) {
+			cut--
+		}
+		detail = detail[:cut]
 	}
+	n := 0
 	for _, d := range p.msg.Defects {
-		if d.Code == code && d.Part == part && d.Detail == detail {
-			return
+		if d.Code == code {
+			if d.Part == part && d.Detail == detail {
+				return
+			}
+			n++
 		}
 	}
-	if len(p.msg.Defects) >= maxDefects {
-		if !p.overflow {
-			p.overflow = true
-			p.msg.Defects = append(p.msg.Defects, Defect{Code: DefectTooManyDefects})
+	if n >= maxPerCode {
+		if code != DefectTooManyDefects {
+			p.defect(DefectTooManyDefects, "", code)
 		}
 		return
 	}

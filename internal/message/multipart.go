@@ -272,8 +272,8 @@ func findDelimiter(raw []byte, body, pos int, delim []byte) (d, next int, closin
 		e := d + len(delim)
 		closing = len(raw)-e >= 2 && raw[e] == '-' && raw[e+1] == '-'
 		if closing {
-			// Junk after a close delimiter ("--b-->") is tolerated, as
-			// it cannot be an opening delimiter of a nested boundary.
+			// Junk after a close delimiter ("--b-->") is tolerated; only a
+			// nested boundary extending this one with "--" could clash.
 			e += 2
 			for e < len(raw) && raw[e] != '\n' && raw[e] != '\r' {
 				e++

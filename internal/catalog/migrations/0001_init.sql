@@ -32,7 +32,6 @@ CREATE TABLE records (
     disposed_at     INTEGER
 );
 CREATE INDEX records_msg_date ON records(msg_date);
-CREATE INDEX records_archived_at ON records(archived_at);
 CREATE INDEX records_message_id ON records(message_id);
 
 -- Every address of From, Sender, Reply-To, To, Cc, Bcc (and later the envelope).

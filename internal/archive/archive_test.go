@@ -1,0 +1,217 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/catalog"
+	"github.com/resguardo/resguardo/internal/ledger"
+)
+
+func oficio(n int) []byte {
+	return []byte(fmt.Sprintf("From: Lic. Rosa Elena Quintero <rquintero@finanzas.ejemplo.gob.mx>\r\n"+
+		"To: Dirección Jurídica <juridico@finanzas.ejemplo.gob.mx>\r\n"+
+		"Subject: =?UTF-8?Q?Oficio_SF/DJ/%04d/2024:_solicitud_de_informaci=C3=B3n?=\r\n"+
+		"Date: Tue, 5 Mar 2024 10:%02d:00 -0600\r\n"+
+		"Message-ID: <oficio-%d@finanzas.ejemplo.gob.mx>\r\n\r\n"+
+		"Se solicita la información del expediente %d.\r\n", n, n%60, n, n))
+}
+
+func newArchive(t *testing.T) (string, *Archive) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, created, err := Init(dir, "", time.Now()); err != nil || !created {
+		t.Fatalf("init: %v %v", created, err)
+	}
+	a, err := Open(context.Background(), Options{Dir: dir, Writer: true, LockName: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, a
+}
+
+func ingestAll(t *testing.T, a *Archive, items [][]byte) []Result {
+	t.Helper()
+	var mu sync.Mutex
+	var out []Result
+	in := a.Ingest(context.Background(), IngestOptions{BatchSize: 7, OnResult: func(r Result) {
+		mu.Lock()
+		out = append(out, r)
+		mu.Unlock()
+	}})
+	for i, b := range items {
+		if err := in.Add(context.Background(), &Item{Data: b, Channel: "import", Source: fmt.Sprintf("test/%d.eml", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestIngestDedupAndRead(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	defer a.Close()
+	var items [][]byte
+	for i := 0; i < 50; i++ {
+		items = append(items, oficio(i))
+	}
+	items = append(items, oficio(3), oficio(3), oficio(49)) // duplicates, some within one batch
+	res := ingestAll(t, a, items)
+	counts := map[Status]int{}
+	for _, r := range res {
+		counts[r.Status]++
+	}
+	if counts[Archived] != 50 || counts[Duplicate] != 3 || counts[Failed] != 0 {
+		t.Fatalf("statuses %v", counts)
+	}
+	if a.Log.Size() != 50 {
+		t.Fatalf("ledger size %d", a.Log.Size())
+	}
+	sum := sha256.Sum256(oficio(7))
+	r, err := a.Cat.Lookup(context.Background(), hex.EncodeToString(sum[:])[:10])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Subject != "Oficio SF/DJ/0007/2024: solicitud de información" || r.FromAddr != "rquintero@finanzas.ejemplo.gob.mx" {
+		t.Fatalf("metadata: %q %q", r.Subject, r.FromAddr)
+	}
+	b, err := a.Bytes(context.Background(), r)
+	if err != nil || !bytes.Equal(b, oficio(7)) {
+		t.Fatalf("bytes: %v", err)
+	}
+	// The ledger entry commits to the metadata document.
+	idx, entry, err := a.Cat.EntryOf(context.Background(), r.Seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ledger.ParseRecordEntry(entry)
+	if err != nil || e.SHA256 != r.SHA256 || e.MetaSHA256 != r.MetaSHA256 {
+		t.Fatalf("entry %d: %+v %v", idx, e, err)
+	}
+	fromLog, err := a.Log.Entry(idx)
+	if err != nil || !bytes.Equal(fromLog, entry) {
+		t.Fatalf("log entry differs: %v", err)
+	}
+	// Receptions: the second copy of oficio(3) arrived from another source.
+	sum3 := sha256.Sum256(oficio(3))
+	r3, _ := a.Cat.Lookup(context.Background(), hex.EncodeToString(sum3[:]))
+	recs, _ := a.Cat.Receptions(context.Background(), r3.Seq)
+	if len(recs) != 3 {
+		t.Fatalf("receptions of a message that arrived three times: %d", len(recs))
+	}
+	// No plaintext subject, address or body byte outside the catalog.
+	for _, needle := range []string{"rquintero", "Quintero", "solicitud", "expediente"} {
+		filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() || strings.HasPrefix(filepath.Base(path), "catalog.db") {
+				return nil
+			}
+			b, _ := os.ReadFile(path)
+			if bytes.Contains(b, []byte(needle)) {
+				t.Errorf("%q found in %s", needle, path)
+			}
+			return nil
+		})
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	defer a.Close()
+	_, err := Open(context.Background(), Options{Dir: dir, Writer: true, LockName: "second"})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "test") {
+		t.Fatalf("second writer: %v", err)
+	}
+	r, err := Open(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("reader alongside writer: %v", err)
+	}
+	r.Close()
+}
+
+// TestLedgerCatchUp simulates a crash after the catalog commit and before the
+// ledger append: the next writer appends the missing entries from the catalog.
+func TestLedgerCatchUp(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	ingestAll(t, a, [][]byte{oficio(1), oficio(2)})
+	var recs []catalog.NewRecord
+	for i := 10; i < 15; i++ {
+		b := oficio(i)
+		sum := sha256.Sum256(b)
+		rec, err := buildRecord(sum, b, parseForTest(b), "import", "x", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.BlobRef = "pack:1:8:1"
+		recs = append(recs, rec)
+	}
+	if _, err := a.Cat.Commit(context.Background(), recs, nil); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	a, err := Open(context.Background(), Options{Dir: dir, Writer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Log.Size() != 7 {
+		t.Fatalf("ledger size after catch-up %d, want 7", a.Log.Size())
+	}
+}
+
+func TestInitRefusesForeignDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	if _, _, err := Init(dir, "", time.Now()); err == nil {
+		t.Fatal("Init used a non-empty foreign directory")
+	}
+	if _, err := Open(context.Background(), Options{Dir: t.TempDir()}); !errors.Is(err, ErrNotInitialized) {
+		t.Fatalf("open empty dir: %v", err)
+	}
+}
+
+func TestInitKeepsKeysOfData(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	ingestAll(t, a, [][]byte{oficio(1)})
+	a.Close()
+	os.RemoveAll(filepath.Join(dir, "keys"))
+	if _, _, err := Init(dir, "", time.Now()); err == nil || !strings.Contains(err.Error(), "restore") {
+		t.Fatalf("Init with data but no keys: %v", err)
+	}
+}
+
+func TestFsckClean(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	var items [][]byte
+	for i := 0; i < 300; i++ {
+		items = append(items, oficio(i))
+	}
+	ingestAll(t, a, items)
+	a.Close()
+	for _, quick := range []bool{false, true} {
+		rep, err := Fsck(context.Background(), dir, FsckOptions{Quick: quick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.ErrorCount != 0 || rep.Records != 300 || rep.LedgerSize != 300 {
+			t.Fatalf("quick=%v: %+v", quick, rep)
+		}
+	}
+}
