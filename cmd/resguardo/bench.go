@@ -53,7 +53,8 @@ type benchReport struct {
 }
 
 func runBench(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 || args[0] != "import" {
+	sub, rest := subcommand(args)
+	if sub != "import" {
 		return &exitError{code: 2, err: errors.New("usage: resguardo bench import [--corpus DIR] [--runs N] [--json]")}
 	}
 	fs := flag.NewFlagSet("bench import", flag.ContinueOnError)
@@ -61,7 +62,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 	runs := fs.Int("runs", 3, "measured runs of each command (medians are reported)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	work := fs.String("work", "", "scratch directory (default a temporary one, removed afterwards)")
-	if _, err := m.parse(fs, args[1:]); err != nil {
+	if _, err := m.parse(fs, rest); err != nil {
 		return err
 	}
 	if *corpus == "" {

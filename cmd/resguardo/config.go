@@ -10,11 +10,12 @@ import (
 )
 
 func runConfig(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
+	sub, rest := subcommand(args)
+	if sub != "check" {
 		return &exitError{code: 2, err: errors.New("usage: resguardo config check [--config FILE]")}
 	}
 	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	pos, err := m.parse(fs, args[1:])
+	pos, err := m.parse(fs, rest)
 	if err != nil {
 		var ee *exitError
 		var ce *config.Error

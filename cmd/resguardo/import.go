@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +120,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 					sum.Malformed++
 					ev.Malformed = true
 					for _, d := range r.Defects {
-						ev.Defects = append(ev.Defects, d.Code)
+						if !slices.Contains(ev.Defects, d.Code) {
+							ev.Defects = append(ev.Defects, d.Code)
+						}
 					}
 				}
 			case archive.Duplicate:

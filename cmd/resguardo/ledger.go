@@ -41,16 +41,16 @@ type ledgerProof struct {
 }
 
 func runLedger(ctx context.Context, m *Main, args []string) error {
-	if len(args) == 0 {
+	sub, rest := subcommand(args)
+	switch sub {
+	case "status":
+		return ledgerStatusCmd(ctx, m, rest)
+	case "prove":
+		return ledgerProveCmd(ctx, m, rest)
+	case "":
 		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID")}
 	}
-	switch args[0] {
-	case "status":
-		return ledgerStatusCmd(ctx, m, args[1:])
-	case "prove":
-		return ledgerProveCmd(ctx, m, args[1:])
-	}
-	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status or prove)", args[0])}
+	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status or prove)", sub)}
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }

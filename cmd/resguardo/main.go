@@ -176,7 +176,7 @@ func (m *Main) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // setup loads the configuration and resolves the data directory and language.
 func (m *Main) setup() error {
-	m.P = i18n.Printer{Lang: i18n.Detect(m.LangFlag)}
+	m.P = i18n.Printer{Lang: i18n.Detect(m.LangFlag, m.Getenv)}
 	path := m.ConfigPath
 	if path == "" {
 		path = m.Getenv("RESGUARDO_CONFIG")
@@ -206,6 +206,22 @@ func (m *Main) setup() error {
 		m.Logger = slog.New(slog.NewTextHandler(m.Stderr, hopts))
 	}
 	return nil
+}
+
+// subcommand splits "ledger --data D status --json" into "status" and the other
+// arguments: the first word that is neither a flag nor the value of a global flag.
+func subcommand(args []string) (string, []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return a, append(append([]string{}, args[:i]...), args[i+1:]...)
+		}
+		switch strings.TrimLeft(a, "-") {
+		case "data", "config", "lang", "cpuprofile":
+			i++ // its value follows
+		}
+	}
+	return "", args
 }
 
 // archiveOptions are the archive settings from the configuration.

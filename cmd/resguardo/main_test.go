@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +116,16 @@ func copyDir(t testing.TB, src string) string {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 	return dst
+}
+
+// syncWriter serialises writes from concurrent goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -20,9 +20,13 @@ const (
 )
 
 // Detect picks the language: explicit (flag) wins, then $RESGUARDO_LANG, then
-// $LC_ALL/$LC_MESSAGES/$LANG starting with "en"; Spanish otherwise.
-func Detect(explicit string) Lang {
-	for _, v := range []string{explicit, os.Getenv("RESGUARDO_LANG")} {
+// $LC_ALL/$LC_MESSAGES/$LANG starting with "en"; Spanish otherwise. getenv may be nil
+// (os.Getenv).
+func Detect(explicit string, getenv func(string) string) Lang {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, v := range []string{explicit, getenv("RESGUARDO_LANG")} {
 		if v != "" {
 			if strings.HasPrefix(strings.ToLower(v), "en") {
 				return EN
@@ -31,7 +35,7 @@ func Detect(explicit string) Lang {
 		}
 	}
 	for _, k := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
-		if v := os.Getenv(k); v != "" {
+		if v := getenv(k); v != "" {
 			if strings.HasPrefix(v, "en") {
 				return EN
 			}

@@ -31,8 +31,9 @@
 //
 // A directory is walked recursively in byte order of names (os.ReadDir), depth first.
 // A directory holding both cur/ and new/ directories is a maildir: every file in cur/
-// and new/ is a message (Format "maildir"), tmp/ is not read (a non-empty tmp/ is
-// reported through OnSkip), other entries are walked as usual. Files of mail servers
+// and new/ is a message (Format "maildir"), except names starting with a dot (reported
+// through OnSkip); tmp/ is not read (a non-empty tmp/ is reported through OnSkip);
+// other entries, including subdirectories of cur/ and new/, are walked as usual. Files of mail servers
 // (dovecot.index*, dovecot.list.index*, dovecot-uidlist, dovecot-uidvalidity*,
 // dovecot-keywords, maildirfolder, courierimap*, subscriptions) and of desktops
 // (.DS_Store, Thumbs.db) are skipped silently anywhere in a walk. Any other file found
@@ -63,7 +64,8 @@
 //
 // In mboxrd, mboxcl2 and auto format the From_ line must also have the RFC 4155
 // shape, checked leniently: after "From " comes an address token and then either
-// nothing or text containing a clock time (hh:mm). This accepts everything real
+// nothing or words of which one is a clock time (h:mm, hh:mm or hh:mm:ss). This
+// accepts everything real
 // writers produce ("From MAILER-DAEMON Thu Sep 18 17:54:04 2008", Netscape's "From - "
 // and "From -", Gmail's "From 1844347792267117879@xxx"), and rejects unquoted prose
 // such as "From Russia with love" or "From here on, the committee...", which stays in
@@ -95,12 +97,12 @@
 //
 // Bytes before the first From_ line: an optional UTF-8 byte order mark and empty or
 // whitespace-only lines are dropped (their bytes count in the next Item's Input). Any
-// other preamble is returned as a message of its own with Source "PATH:0", so nothing
-// is lost. Scan only treats a file as an mbox when its first non-blank line is a
+// other preamble is returned as a message of its own (Source "PATH:0", or "PATH:3"
+// after a byte order mark), so nothing is lost. Scan only treats a file as an mbox when its first non-blank line is a
 // From_ line, so a preamble message only comes from an MboxReader used directly.
 //
-// Streaming: an mbox is read through a 1 MiB bufio.Reader and only the current
-// message is held in memory. A message larger than MaxMessageSize is returned as an
+// Streaming: an mbox is read through a bufio.Reader of 1 MiB (less for a smaller
+// file, which then fits in it whole) and only the current message is held in memory. A message larger than MaxMessageSize is returned as an
 // Item with ErrTooLarge and the reader resynchronises at the next From_ line (or skips
 // exactly Content-Length bytes). A message of zero bytes (two From_ lines in a row)
 // is an Item with ErrEmpty, reported rather than dropped.

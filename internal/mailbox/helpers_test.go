@@ -57,7 +57,18 @@ func mboxrdNormal(m []byte) []byte {
 // readAll reads every item of an mbox held in data.
 func readAll(t testing.TB, data []byte, name string, opt Options) []Item {
 	t.Helper()
-	r, err := NewMboxReader(bytes.NewReader(data), name, opt)
+	return readAllNamed(t, bytes.NewReader(data), name, opt)
+}
+
+// readAllFrom reads every item of the mbox in r.
+func readAllFrom(t testing.TB, r io.Reader, opt Options) []Item {
+	t.Helper()
+	return readAllNamed(t, r, "m", opt)
+}
+
+func readAllNamed(t testing.TB, in io.Reader, name string, opt Options) []Item {
+	t.Helper()
+	r, err := NewMboxReader(in, name, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

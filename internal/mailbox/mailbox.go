@@ -18,12 +18,14 @@ const (
 
 // Mbox variants accepted in Options.MboxFormat.
 const (
-	MboxAuto    = "auto"
-	MboxRD      = "mboxrd"
-	MboxO       = "mboxo"
-	MboxCL2     = "mboxcl2"
-	defaultSize = 256 << 20
+	MboxAuto = "auto"
+	MboxRD   = "mboxrd"
+	MboxO    = "mboxo"
+	MboxCL2  = "mboxcl2"
 )
+
+// defaultSize is the default Options.MaxMessageSize.
+const defaultSize = 256 << 20
 
 // Item is one message found by Scan or MboxReader.
 type Item struct {

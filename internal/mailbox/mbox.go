@@ -300,14 +300,24 @@ func (r *MboxReader) confirm(n int64) bool {
 
 // peekAt returns up to k bytes starting n bytes past the read position without
 // consuming anything; atEOF says the input ends within them. ok is false when the
-// input ends before n, or when n is beyond the buffer and there is no io.ReaderAt.
+// input ends before n, or when the bytes lie beyond the buffer and there is no
+// io.ReaderAt to read them.
 func (r *MboxReader) peekAt(n int64, k int) (b []byte, atEOF, ok bool) {
-	if n+int64(k) <= int64(r.br.Size()) {
-		p, err := r.br.Peek(int(n) + k)
-		if err != nil && err != io.EOF || int64(len(p)) < n {
+	size := int64(r.br.Size())
+	if n <= size {
+		want := min(n+int64(k), size)
+		p, err := r.br.Peek(int(want))
+		switch {
+		case err != nil && err != io.EOF:
 			return nil, false, false
+		case int64(len(p)) < want: // the input ends inside the buffer
+			if int64(len(p)) < n {
+				return nil, false, false
+			}
+			return p[n:], true, true
+		case want == n+int64(k):
+			return p[n:], false, true
 		}
-		return p[n:], err != nil, true
 	}
 	if r.ra == nil {
 		return nil, false, false

@@ -13,6 +13,9 @@ func (p *parser) addressList(id fieldID, v []byte) []Address {
 	if s == "" {
 		return nil
 	}
+	if list, ok := simpleAddressList(s); ok {
+		return list
+	}
 	if list, err := p.addrs.ParseList(s); err == nil {
 		out := make([]Address, 0, len(list))
 		for _, a := range list {
@@ -190,4 +193,133 @@ func plausibleAddr(a string) bool {
 		return false
 	}
 	return !strings.ContainsAny(a, " \t<>,")
+}
+
+// simpleAddressList parses the plain lists that make up nearly all mail
+// (addr-spec, "Name <addr-spec>", "\"Quoted\" <addr-spec>", ASCII only, no
+// comments, groups, escapes or encoded words) without net/mail, which
+// allocates heavily. It returns false for anything else, and for what it
+// accepts it gives exactly what net/mail would.
+func simpleAddressList(s string) ([]Address, bool) {
+	n := 1
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ',':
+			n++
+		case c >= 0x80, c < ' ' && c != '\t', c == '(', c == ')', c == '\\', c == ':', c == ';', c == '[', c == ']':
+			return nil, false
+		case c == '=' && i+1 < len(s) && s[i+1] == '?':
+			return nil, false
+		}
+	}
+	out := make([]Address, 0, n)
+	for len(s) > 0 {
+		var name, addr string
+		s = trimLeftSet(s, " \t")
+		if s == "" {
+			break
+		}
+		if s[0] == ',' {
+			s = s[1:]
+			continue
+		}
+		if s[0] == '"' {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return nil, false
+			}
+			name, s = s[1:1+end], trimLeftSet(s[2+end:], " \t")
+			if s == "" || s[0] != '<' {
+				return nil, false
+			}
+		}
+		if s[0] == '<' {
+			end := strings.IndexByte(s, '>')
+			if end < 0 {
+				return nil, false
+			}
+			addr, s = s[1:end], s[end+1:]
+		} else {
+			// words up to '<' are the display name, else the element is an addr-spec
+			end := strings.IndexAny(s, ",<\"")
+			if end < 0 {
+				end = len(s)
+			}
+			if end < len(s) && s[end] == '<' {
+				if name != "" {
+					return nil, false
+				}
+				name = trimRightSet(s[:end], " \t")
+				if strings.Contains(name, "  ") || strings.IndexByte(name, '\t') >= 0 {
+					name = strings.Join(strings.Fields(name), " ")
+				}
+				if !simplePhrase(name) {
+					return nil, false
+				}
+				s = s[end:]
+				gt := strings.IndexByte(s, '>')
+				if gt < 0 {
+					return nil, false
+				}
+				addr, s = s[1:gt], s[gt+1:]
+			} else if end < len(s) && s[end] == '"' {
+				return nil, false
+			} else {
+				addr, s = trimRightSet(s[:end], " \t"), s[end:]
+			}
+		}
+		if !simpleAddrSpec(addr) {
+			return nil, false
+		}
+		s = trimLeftSet(s, " \t")
+		if s != "" && s[0] != ',' {
+			return nil, false
+		}
+		out = append(out, Address{Name: name, Address: normAddr(addr)})
+	}
+	return out, true
+}
+
+// isAtext reports RFC 5322 atext (ASCII).
+func isAtext(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '/', '=', '?', '^', '_', '`', '{', '|', '}', '~':
+		return true
+	}
+	return false
+}
+
+// simplePhrase accepts display-name words of atext and dots (obs-phrase).
+func simplePhrase(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAtext(c) && c != '.' && c != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// simpleAddrSpec accepts dot-atom "@" dot-atom.
+func simpleAddrSpec(a string) bool {
+	at := strings.IndexByte(a, '@')
+	return at > 0 && dotAtom(a[:at]) && dotAtom(a[at+1:])
+}
+
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAtext(c) && c != '.' {
+			return false
+		}
+	}
+	return true
 }

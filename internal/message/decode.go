@@ -57,9 +57,11 @@ type sink struct {
 	collect bool
 	out     []byte
 	n       int64
-	buf     [4096]byte
+	buf     []byte // staging buffer for decoders, allocated on first use
 	nbuf    int
 }
+
+const sinkBufSize = 2048
 
 func (s *sink) reset() {
 	if s.h != nil {
@@ -70,9 +72,15 @@ func (s *sink) reset() {
 	s.nbuf = 0
 }
 
-// write passes p through, bypassing the staging buffer.
+// write passes p on: small pieces are gathered in the staging buffer, so
+// that the hash sees few large writes; large ones bypass it.
 func (s *sink) write(p []byte) {
 	if len(p) == 0 {
+		return
+	}
+	if len(p) <= 512 {
+		s.room(len(p))
+		s.nbuf += copy(s.buf[s.nbuf:], p)
 		return
 	}
 	s.flush()
@@ -85,8 +93,12 @@ func (s *sink) write(p []byte) {
 	}
 }
 
-// room makes sure at least n bytes are free in the staging buffer.
+// room makes sure at least n (<= sinkBufSize) bytes are free in the
+// staging buffer.
 func (s *sink) room(n int) {
+	if s.buf == nil {
+		s.buf = make([]byte, sinkBufSize)
+	}
 	if len(s.buf)-s.nbuf < n {
 		s.flush()
 	}
@@ -94,7 +106,7 @@ func (s *sink) room(n int) {
 
 func (s *sink) byte1(c byte) {
 	if s.nbuf == len(s.buf) {
-		s.flush()
+		s.room(1)
 	}
 	s.buf[s.nbuf] = c
 	s.nbuf++
@@ -178,10 +190,10 @@ func b64val(c byte) uint32 {
 // b64state is the tolerant base64 state machine (RFC 2045 section 6.8:
 // characters outside the alphabet are ignored, here also reported).
 type b64state struct {
-	acc    uint32
-	n      int  // characters in the current quantum
-	padOK  bool // an '=' here is expected padding
-	bad    bool
+	acc   uint32
+	n     int  // characters in the current quantum
+	padOK bool // an '=' here is expected padding
+	bad   bool
 }
 
 func (st *b64state) feed(s *sink, c byte) {
@@ -270,8 +282,8 @@ func decodeBase64(s *sink, src []byte) (bad bool) {
 		for len(line) > 0 {
 			if st.n == 0 && len(line) >= 4 {
 				chunk := line
-				if len(chunk) > 3072 {
-					chunk = chunk[:3072]
+				if len(chunk) > sinkBufSize/3*4 {
+					chunk = chunk[:sinkBufSize/3*4]
 				}
 				chunk = chunk[:len(chunk)&^3]
 				s.room(len(chunk) / 4 * 3)

@@ -8,8 +8,8 @@ import (
 type wordStatus uint8
 
 const (
-	notWord   wordStatus = iota // "=?" that does not start an encoded word
-	badWord                     // looks like an encoded word but is malformed
+	notWord wordStatus = iota // "=?" that does not start an encoded word
+	badWord                   // looks like an encoded word but is malformed
 	validWord
 )
 

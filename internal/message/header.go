@@ -131,7 +131,7 @@ func (p *parser) header(start, end int, path string, top bool) (body int) {
 	p.fields = p.fields[:0]
 	raw := p.raw[:end]
 	ls := newLineScanner(raw, start)
-	cur := -1        // index in p.fields of the field being continued
+	cur := -1         // index in p.fields of the field being continued
 	skipping := false // the field being continued was dropped (limit)
 	nfields := 0
 	body = end

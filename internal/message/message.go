@@ -153,16 +153,16 @@ func (m *Message) Malformed() bool { return len(m.Defects) > 0 }
 
 // parser holds the state of one Parse call.
 type parser struct {
-	raw      []byte
-	lim      Limits
-	msg      *Message
-	fields   []hfield // header fields of the entity being read
-	params   []param  // scratch for splitParams
-	nparts   int
-	stopped  bool // parts limit reached
-	sink     sink
-	words    mime.WordDecoder
-	addrs    mail.AddressParser
+	raw     []byte
+	lim     Limits
+	msg     *Message
+	fields  []hfield // header fields of the entity being read
+	params  []param  // scratch for splitParams
+	nparts  int
+	stopped bool // parts limit reached
+	sink    sink
+	words   mime.WordDecoder
+	addrs   mail.AddressParser
 }
 
 // Parse reads the metadata and MIME structure of raw, an RFC 5322 message.
@@ -170,7 +170,7 @@ type parser struct {
 // understood is returned and everything else is listed in Defects.
 func Parse(raw []byte, lim Limits) (m *Message) {
 	m = &Message{Size: int64(len(raw))}
-	p := &parser{raw: raw, lim: lim.withDefaults(), msg: m}
+	p := &parser{raw: raw, lim: lim.withDefaults(), msg: m, fields: make([]hfield, 0, 64)}
 	p.sink.h = sha256.New()
 	p.words.CharsetReader = charsetReader
 	p.addrs.WordDecoder = &p.words

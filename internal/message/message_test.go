@@ -89,7 +89,9 @@ func diffLines(want, got string) string {
 	return b.String()
 }
 
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return jsonInt(i) }()) }
+func itoa(i int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return jsonInt(i) }())
+}
 
 func jsonInt(i int) string { b, _ := json.Marshal(i); return string(b) }
 

@@ -33,7 +33,7 @@ func splitParams(s string, ps []param) (value string, junk bool, out []param, ba
 		i++
 	}
 	value = s[:i]
-	rest := strings.TrimLeft(s[i:], " \t")
+	rest := trimLeftSet(s[i:], " \t")
 	if rest != "" && rest[0] != ';' {
 		junk = true
 		if k := strings.IndexByte(rest, ';'); k >= 0 && !strings.Contains(rest[:k], "=") {
@@ -45,7 +45,7 @@ func splitParams(s string, ps []param) (value string, junk bool, out []param, ba
 	out = ps
 	for len(rest) > 0 {
 		// rest starts with ';' (or with the junk that was made a parameter).
-		rest = strings.TrimLeft(rest[1:], " \t;")
+		rest = trimLeftSet(rest[1:], " \t;")
 		if rest == "" {
 			break
 		}
@@ -58,8 +58,8 @@ func splitParams(s string, ps []param) (value string, junk bool, out []param, ba
 			rest = rest[eq:]
 			continue
 		}
-		name := strings.ToLower(strings.TrimRight(rest[:eq], " \t"))
-		rest = strings.TrimLeft(rest[eq+1:], " \t")
+		name := lowerASCII(trimRightSet(rest[:eq], " \t"))
+		rest = trimLeftSet(rest[eq+1:], " \t")
 		var v string
 		if len(rest) > 0 && rest[0] == '"' {
 			var b strings.Builder
@@ -94,7 +94,7 @@ func splitParams(s string, ps []param) (value string, junk bool, out []param, ba
 			if j < 0 {
 				j = len(rest)
 			}
-			v = strings.TrimRight(rest[:j], " \t")
+			v = trimRightSet(rest[:j], " \t")
 			rest = rest[j:]
 		}
 		p := param{name: name, section: -1, value: v}
@@ -231,4 +231,30 @@ func pctDecode(dst []byte, v string) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// trimLeftSet and trimRightSet trim the bytes of a small ASCII set without the
+// per-call set construction of strings.TrimLeft.
+func trimLeftSet(s, set string) string {
+	for len(s) > 0 && strings.IndexByte(set, s[0]) >= 0 {
+		s = s[1:]
+	}
+	return s
+}
+
+func trimRightSet(s, set string) string {
+	for len(s) > 0 && strings.IndexByte(set, s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// lowerASCII lowercases s, allocating only when it has uppercase letters.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }

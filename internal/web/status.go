@@ -88,7 +88,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func lang(r *http.Request) i18n.Lang {
 	if l := r.URL.Query().Get("lang"); l != "" {
-		return i18n.Detect(l)
+		return i18n.Detect(l, func(string) string { return "" })
 	}
 	if al := r.Header.Get("Accept-Language"); strings.HasPrefix(strings.ToLower(al), "en") {
 		return i18n.EN
