@@ -61,6 +61,9 @@ func runFsck(ctx context.Context, m *Main, args []string) error {
 		default:
 			fmt.Fprintln(m.Stdout, P.T("fsck.ok", P.Int(rep.Records), P.Bytes(rep.BytesRead), P.Int(rep.LedgerSize)))
 		}
+		if rep.Recovered > 0 {
+			fmt.Fprintln(m.Stdout, P.T("fsck.recovered", P.Int(rep.Recovered)))
+		}
 		if rep.OrphanBlobs > 0 {
 			fmt.Fprintln(m.Stdout, P.T("fsck.orphans", P.Int(rep.OrphanBlobs)))
 		}

@@ -47,6 +47,7 @@ type FsckReport struct {
 	Quick        bool      `json:"quick"`
 	Live         bool      `json:"live"` // a writer was active: entries past the checkpoint are pending, not missing
 	OrphanBlobs  int64     `json:"orphan_blobs"`
+	Recovered    int64     `json:"recovered_entries"` // pending entries appended to the ledger before checking
 	Problems     []Problem `json:"problems"`
 	ErrorCount   int       `json:"errors"`
 	WarningCount int       `json:"warnings"`
@@ -83,6 +84,16 @@ func Fsck(ctx context.Context, dir string, opt FsckOptions) (*FsckReport, error)
 			rep.add(SevError, "catalog-integrity", "", a.Cat.Path(), "%s", m)
 		}
 	}
+	if !rep.Live && a.Log != nil {
+		// Like a journal replay: entries the catalog committed before an interruption
+		// and the ledger did not receive yet are appended first — only when the ledger
+		// as it stands verifies against its signed checkpoint.
+		if n, err := a.recoverLedger(ctx); err != nil {
+			rep.add(SevError, "ledger-recovery", "", "ledger", "%v", err)
+		} else if n > 0 {
+			rep.Recovered = n
+		}
+	}
 	if rep.CatalogNext, err = a.Cat.LedgerNext(ctx); err != nil {
 		return nil, err
 	}
@@ -105,6 +116,29 @@ func Fsck(ctx context.Context, dir string, opt FsckOptions) (*FsckReport, error)
 		}
 	}
 	return rep, nil
+}
+
+// recoverLedger reopens the ledger for appending (verifying it) and catches it up
+// with the catalog. It returns how many entries it appended.
+func (a *Archive) recoverLedger(ctx context.Context) (int64, error) {
+	next, err := a.Cat.LedgerNext(ctx)
+	if err != nil {
+		return 0, err
+	}
+	size := a.Log.Size()
+	if next <= size {
+		return 0, nil
+	}
+	l, err := ledger.Open(Layout{a.opt.Dir}.Ledger(), ledger.Options{Origin: a.Format.Origin,
+		Signer: a.Keys.LedgerSigner(), Verifier: a.Keys.LedgerVerifier()})
+	if err != nil {
+		return 0, fmt.Errorf("not appending %d pending entries: %w", next-size, err)
+	}
+	a.Log = l
+	if err := a.catchUpLedger(ctx); err != nil {
+		return 0, err
+	}
+	return next - size, nil
 }
 
 // fsckLedger recomputes the Merkle tree from the entry bundles and compares every

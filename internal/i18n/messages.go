@@ -33,11 +33,12 @@ var messages = map[string]msg{
 	"serve.listening": {"Resguardo escuchando en http://%s  (estado: /  salud: /healthz)", "Resguardo listening on http://%s  (status: /  health: /healthz)"},
 	"serve.stopping":  {"Deteniendo Resguardo…", "Stopping Resguardo…"},
 	// fsck
-	"fsck.ok":      {"Verificación completa: %s registros, %s bytes leídos, bitácora de %s entradas; sin problemas.", "Check complete: %s records, %s bytes read, ledger of %s entries; no problems."},
-	"fsck.okquick": {"Verificación rápida: %s registros presentes, bitácora de %s entradas verificada; sin problemas.", "Quick check: %s records present, ledger of %s entries verified; no problems."},
-	"fsck.bad":     {"Verificación: %s errores y %s avisos en %s registros.", "Check: %s errors and %s warnings in %s records."},
-	"fsck.orphans": {"Aviso: %s bloques sin registro (restos de lotes no confirmados tras una interrupción; no afectan a ningún registro).", "Note: %s blobs without a record (left by batches that never committed after an interruption; no record is affected)."},
-	"fsck.live":    {"(Otro proceso escribe ahora: las entradas posteriores al último punto de control se consideran pendientes.)", "(Another process is writing: entries after the latest checkpoint count as pending.)"},
+	"fsck.ok":        {"Verificación completa: %s registros, %s bytes leídos, bitácora de %s entradas; sin problemas.", "Check complete: %s records, %s bytes read, ledger of %s entries; no problems."},
+	"fsck.okquick":   {"Verificación rápida: %s registros presentes, bitácora de %s entradas verificada; sin problemas.", "Quick check: %s records present, ledger of %s entries verified; no problems."},
+	"fsck.bad":       {"Verificación: %s errores y %s avisos en %s registros.", "Check: %s errors and %s warnings in %s records."},
+	"fsck.orphans":   {"Aviso: %s bloques sin registro (restos de lotes no confirmados tras una interrupción; no afectan a ningún registro).", "Note: %s blobs without a record (left by batches that never committed after an interruption; no record is affected)."},
+	"fsck.recovered": {"Recuperación: se añadieron a la bitácora %s entradas que el catálogo había confirmado antes de una interrupción.", "Recovery: appended to the ledger %s entries the catalog had committed before an interruption."},
+	"fsck.live":      {"(Otro proceso escribe ahora: las entradas posteriores al último punto de control se consideran pendientes.)", "(Another process is writing: entries after the latest checkpoint count as pending.)"},
 	// config
 	"config.ok":       {"Configuración válida: %s", "Configuration is valid: %s"},
 	"config.defaults": {"Sin archivo de configuración: se usan los valores predeterminados.", "No configuration file: using the defaults."},

@@ -32,7 +32,16 @@ func (p *parser) addressList(id fieldID, v []byte) []Address {
 	}
 	var out []Address
 	bad := false
-	for _, el := range splitAddressList(s) {
+	els := splitAddressList(s)
+	for i := 0; i < len(els); i++ {
+		el := els[i]
+		// An unquoted comma in a display name ("Prime, Amazon <a@x>")
+		// splits it; give the orphan words back to the next element.
+		for i+1 < len(els) && !strings.ContainsAny(el, "@<\"") && strings.IndexByte(els[i+1], '<') > 0 {
+			i++
+			el += ", " + els[i]
+			bad = true
+		}
 		a, ok := p.looseAddress(el)
 		if !ok {
 			bad = true

@@ -62,10 +62,25 @@ func lookupCharset(cs string) encoding.Encoding {
 	return nil
 }
 
+// knownLabel reports whether cs (normalized) names a charset we can decode,
+// trying '-' for '_' ("us_ascii", "utf_8") as a last resort.
+func knownLabel(cs string) (string, bool) {
+	if utf8Label(cs) || lookupCharset(cs) != nil {
+		return cs, true
+	}
+	if strings.IndexByte(cs, '_') >= 0 {
+		alt := strings.ReplaceAll(cs, "_", "-")
+		if utf8Label(alt) || lookupCharset(alt) != nil {
+			return alt, true
+		}
+	}
+	return cs, false
+}
+
 // knownCharset reports whether a part's charset parameter can be decoded.
 func knownCharset(cs string) bool {
-	cs = normCharset(cs)
-	return utf8Label(cs) || lookupCharset(cs) != nil
+	_, ok := knownLabel(normCharset(cs))
+	return ok
 }
 
 // asciiCompatible reports whether ASCII bytes mean ASCII in charset cs, so
@@ -88,7 +103,7 @@ func isASCII(b []byte) bool {
 // convertCharset decodes b from charset cs to UTF-8. ok is false when the
 // charset is unknown.
 func convertCharset(cs string, b []byte) (s string, ok bool) {
-	cs = normCharset(cs)
+	cs, _ = knownLabel(normCharset(cs))
 	if utf8Label(cs) {
 		if utf8.Valid(b) {
 			return string(b), true
@@ -115,6 +130,7 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 	if i := strings.IndexByte(cs, '*'); i >= 0 { // RFC 2231 section 5 language suffix
 		cs = cs[:i]
 	}
+	cs, _ = knownLabel(cs)
 	if utf8Label(cs) {
 		return input, nil
 	}

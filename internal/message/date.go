@@ -239,6 +239,9 @@ func (f *dateFields) token(w string) bool {
 		}
 		num, rest := w[:i], w[i:]
 		switch {
+		case len(num) == 4 && f.year != 0 && f.haveTime && !f.haveZone && rest == "":
+			// a zone that lost its sign: "12:44 0000"
+			return f.token("+" + num)
 		case len(num) >= 3 && f.year == 0:
 			f.year, f.yearDigits = atoi(num), len(num)
 		case len(num) <= 2 && f.day == 0:

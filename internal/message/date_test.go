@@ -49,6 +49,8 @@ func TestParseDate(t *testing.T) {
 		{"Thu,\r\n 13\r\n Feb\r\n 1969\r\n 23:32\r\n -0330 (Newfoundland Time)", utc(1969, 2, 14, 3, 2, 0), -(3*3600 + 30*60)},
 		{"Mon, 3 Jun 2024 10:15:42 PM +0000", utc(2024, 6, 3, 22, 15, 42), 0},
 		{"Mon, 3 Jun 2024 23:59:60 +0000", utc(2024, 6, 3, 23, 59, 59), 0}, // leap second
+		{"Tue, 5 Nov 2002 12:44 0000", utc(2002, 11, 5, 12, 44, 0), 0},     // zone without sign
+		{"Tue, 5 Nov 2002 12:44 0200", utc(2002, 11, 5, 10, 44, 0), 2 * 3600},
 		{"", time.Time{}, 0},
 		{"Whenever", time.Time{}, 0},
 		{"Tue, 7 Apr 2026 10:00:t <rimap-test@example.test>", time.Time{}, 0},

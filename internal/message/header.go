@@ -126,8 +126,10 @@ func peekLine(ls lineScanner, end int) lineKind {
 // 2.2) into p.fields and returns the offset where the body starts. It never
 // fails: lines that are not fields are reported and skipped or joined, a body
 // that starts without the empty separator line is recognised, and the
-// MaxHeaderBytes and MaxHeaderFields limits end the section early.
-func (p *parser) header(start, end int, path string, top bool) (body int) {
+// MaxHeaderBytes and MaxHeaderFields limits end the section early. The
+// header of a message (not of a MIME part) may start with an mbox "From "
+// line, which is skipped.
+func (p *parser) header(start, end int, path string, isMessage bool) (body int) {
 	p.fields = p.fields[:0]
 	raw := p.raw[:end]
 	ls := newLineScanner(raw, start)
@@ -169,10 +171,15 @@ func (p *parser) header(start, end int, path string, top bool) (body int) {
 			}
 			p.defect(DefectBadHeaderLine, path, "continuation line without a field")
 		}
+		if s == start && bytes.HasPrefix(line, []byte("\xef\xbb\xbf")) {
+			p.defect(DefectBadHeaderLine, path, "byte order mark before the header")
+			s += 3
+			line = raw[s:e]
+		}
 		nameEnd, colon := fieldColon(line)
 		if colon < 0 {
 			switch {
-			case top && s == 0 && bytes.HasPrefix(line, []byte("From ")):
+			case isMessage && s == start && bytes.HasPrefix(line, []byte("From ")):
 				p.defect(DefectMboxFrom, path, "")
 			case cur >= 0 && bytes.HasSuffix(bytes.TrimRight(raw[p.fields[cur].vStart:p.fields[cur].vEnd], " \t\r\n"), []byte(";")) &&
 				bytes.IndexByte(line, '=') >= 0:

@@ -41,6 +41,7 @@ func TestAddressList(t *testing.T) {
 		{"Juan Perez", []Address{{Name: "Juan Perez"}}, true},
 		{"MAILER-DAEMON <>", []Address{{Name: "MAILER-DAEMON <>"}}, true},
 		{"ok@x.mx, Sin Direccion", []Address{{"", "ok@x.mx"}, {Name: "Sin Direccion"}}, true},
+		{"Prime, Amazon <service@x.de>", []Address{{"Prime, Amazon", "service@x.de"}}, true},
 		{"", nil, false},
 	}
 	for _, tc := range tests {

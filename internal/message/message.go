@@ -187,7 +187,7 @@ func Parse(raw []byte, lim Limits) (m *Message) {
 	if bytes.IndexByte(raw, 0) >= 0 {
 		p.defect(DefectNULByte, "", "")
 	}
-	p.entity(entityCtx{start: 0, end: len(raw), prefix: "", leaf: "1", top: true, defType: "text/plain"})
+	p.entity(entityCtx{start: 0, end: len(raw), prefix: "", leaf: "1", top: true, message: true, defType: "text/plain"})
 	return m
 }
 

@@ -13,7 +13,8 @@ type entityCtx struct {
 	prefix     string // path of the entity itself ("" for the message), for its children and header defects
 	leaf       string // path the entity gets if it is a leaf
 	depth      int
-	top        bool
+	top        bool // the message itself
+	message    bool // the entity is a message (top, or inside message/rfc822)
 	defType    string // media type when Content-Type is absent or invalid
 }
 
@@ -68,7 +69,7 @@ func (p *parser) entity(c entityCtx) {
 		p.stopped = true
 		return
 	}
-	body := p.header(c.start, c.end, c.prefix, c.top)
+	body := p.header(c.start, c.end, c.prefix, c.message)
 	info := p.contentFields(c)
 	if c.top {
 		p.messageFields()
@@ -100,7 +101,7 @@ func (p *parser) entity(c entityCtx) {
 			p.defect(DefectDepthLimit, c.leaf, "nesting over "+strconv.Itoa(p.lim.MaxDepth))
 		default:
 			p.entity(entityCtx{start: body, end: c.end, prefix: c.leaf, leaf: c.leaf + ".1",
-				depth: c.depth + 1, defType: "text/plain"})
+				depth: c.depth + 1, message: true, defType: "text/plain"})
 		}
 	default:
 		p.leaf(c, body, &info)
