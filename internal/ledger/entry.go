@@ -31,10 +31,14 @@ type RecordEntry struct {
 
 // NewRecordEntry returns the canonical entry for a record archived at t.
 func NewRecordEntry(sha256Hex string, size int64, channel string, t time.Time, metaSHA256Hex string) ([]byte, error) {
-	return Canonical(RecordEntry{
+	b, err := Canonical(RecordEntry{
 		V: EntryVersion, Type: TypeRecord, SHA256: sha256Hex, Size: size,
 		Channel: channel, Time: FormatTime(t), MetaSHA256: metaSHA256Hex,
 	})
+	if err == nil && len(b) > maxEntrySize {
+		err = fmt.Errorf("ledger entry of %d bytes exceeds %d", len(b), maxEntrySize)
+	}
+	return b, err
 }
 
 // FormatTime renders t as entries and metadata do: UTC, RFC 3339, nanoseconds.
@@ -49,11 +53,7 @@ func Canonical(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	out := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-	if len(out) > maxEntrySize {
-		return nil, fmt.Errorf("ledger entry of %d bytes exceeds %d", len(out), maxEntrySize)
-	}
-	return out, nil
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // EntryHead is the part every entry type shares.

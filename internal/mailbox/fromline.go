@@ -196,9 +196,42 @@ func sniff(head []byte, eof, strict bool) (kind, string) {
 			return kindMbox, ""
 		case bytes.HasPrefix(line, []byte("From ")), isFieldStart(line):
 			return kindMessage, ""
+		case hasMailHeaders(b):
+			// A damaged first line (a stray continuation, garbage) followed by a
+			// real header block is malformed mail, which is archived, not skipped.
+			return kindMessage, ""
 		}
 		return kindNotMail, "not mail: first line is not a header field"
 	}
+}
+
+// hasMailHeaders reports whether, among the first lines of b, at least two
+// consecutive ones are header fields and one of them is a field every message
+// carries (From, To, Subject, Date, Message-ID, Received, Return-Path, MIME-Version).
+func hasMailHeaders(b []byte) bool {
+	run, known := 0, false
+	for n := 0; n < 8 && len(b) > 0; n++ {
+		i := bytes.IndexByte(b, '\n')
+		line := b
+		if i >= 0 {
+			line, b = b[:i+1], b[i+1:]
+		} else {
+			b = nil
+		}
+		if !isFieldStart(line) {
+			run, known = 0, false
+			continue
+		}
+		name, _, _ := bytes.Cut(line, []byte(":"))
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "from", "to", "subject", "date", "message-id", "received", "return-path", "mime-version":
+			known = true
+		}
+		if run++; run >= 2 && known {
+			return true
+		}
+	}
+	return false
 }
 
 // knownNonMail reports files that mail servers and desktops keep next to mail; a

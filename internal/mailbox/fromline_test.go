@@ -157,3 +157,17 @@ func TestKnownNonMail(t *testing.T) {
 		}
 	}
 }
+
+func TestSniffDamagedFirstLine(t *testing.T) {
+	for in, want := range map[string]kind{
+		" From: Lic. Ana Ruiz <aruiz@sep.gob.mx>\nSubject: Oficio\nDate: Tue, 5 Mar 2024 10:00:00 -0600\n\ncuerpo\n": kindMessage,
+		"garbage\nX-Foo: 1\nSubject: Oficio\n\n":  kindMessage,
+		"// Not an RFC-822 Document\nsome text\n": kindNotMail,
+		"# file\tbytes\tsha256\nx.eml\t12\tab\n":  kindNotMail,
+		"notes\nX-Foo: 1\nX-Bar: 2\n":             kindNotMail,
+	} {
+		if got, _ := sniff([]byte(in), true, true); got != want {
+			t.Errorf("sniff(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -84,6 +84,28 @@ func fieldColon(line []byte) (nameEnd, colon int) {
 
 func isWSP(c byte) bool { return c == ' ' || c == '\t' }
 
+// foldedColon recognises a field name alone on its line whose colon starts
+// the next, folded, line. It returns the name length and the value start, or
+// -1, -1.
+func foldedColon(ls lineScanner, line []byte) (nameEnd, vStart int) {
+	n := 0
+	for n < len(line) && line[n] > ' ' && line[n] < 127 && line[n] != ':' {
+		n++
+	}
+	if n == 0 || !blankLine(line[n:]) || ls.pos >= len(ls.b) {
+		return -1, -1
+	}
+	s, e, _ := ls.next()
+	i := s
+	for i < e && isWSP(ls.b[i]) {
+		i++
+	}
+	if i == s || i == e || ls.b[i] != ':' {
+		return -1, -1
+	}
+	return n, i + 1
+}
+
 func blankLine(line []byte) bool {
 	for _, c := range line {
 		if !isWSP(c) {
@@ -138,12 +160,12 @@ func (p *parser) header(start, end int, path string, isMessage bool) (body int) 
 	nfields := 0
 	body = end
 	for ls.pos < end {
-		if ls.pos-start >= p.lim.MaxHeaderBytes {
+		s, e, next := ls.next()
+		if e-start > p.lim.MaxHeaderBytes {
 			p.defect(DefectHeaderLimit, path, "header section over "+strconv.Itoa(p.lim.MaxHeaderBytes)+" bytes")
-			body = ls.pos
+			body = s
 			break
 		}
-		s, e, next := ls.next()
 		line := raw[s:e]
 		if len(line) == 0 {
 			body = next
@@ -177,24 +199,33 @@ func (p *parser) header(start, end int, path string, isMessage bool) (body int) 
 			line = raw[s:e]
 		}
 		nameEnd, colon := fieldColon(line)
+		vStart, vEnd := s+colon+1, e
 		if colon < 0 {
-			switch {
-			case isMessage && s == start && bytes.HasPrefix(line, []byte("From ")):
-				p.defect(DefectMboxFrom, path, "")
-			case cur >= 0 && bytes.HasSuffix(bytes.TrimRight(raw[p.fields[cur].vStart:p.fields[cur].vEnd], " \t\r\n"), []byte(";")) &&
-				bytes.IndexByte(line, '=') >= 0:
-				p.defect(DefectBadHeaderLine, path, "unfolded parameter line joined to previous field")
-				p.fields[cur].vEnd = e
-			case peekLine(ls, end) == lineField:
-				p.defect(DefectBadHeaderLine, path, "line without colon skipped")
-				cur = -1
-			default:
-				p.defect(DefectMissingSeparator, path, "")
-				body = s
-				p.check8bit(start, body, path)
-				return body
+			n, vs := foldedColon(ls, line)
+			if vs < 0 {
+				switch {
+				case isMessage && s == start && bytes.HasPrefix(line, []byte("From ")):
+					p.defect(DefectMboxFrom, path, "")
+				case cur >= 0 && bytes.HasSuffix(bytes.TrimRight(raw[p.fields[cur].vStart:p.fields[cur].vEnd], " \t\r\n"), []byte(";")) &&
+					bytes.IndexByte(line, '=') >= 0:
+					p.defect(DefectBadHeaderLine, path, "unfolded parameter line joined to previous field")
+					p.fields[cur].vEnd = e
+				case peekLine(ls, end) == lineField:
+					p.defect(DefectBadHeaderLine, path, "line without colon skipped")
+					cur = -1
+				default:
+					p.defect(DefectMissingSeparator, path, "")
+					body = s
+					p.check8bit(start, body, path)
+					return body
+				}
+				continue
 			}
-			continue
+			// "From\r\n : x": unfolded, this is obsolete field syntax; it is
+			// also a trick to hide a sender, so it is reported.
+			p.defect(DefectBadHeaderLine, path, "field name folded before the colon")
+			_, e2, _ := ls.next()
+			nameEnd, vStart, vEnd = n, vs, e2
 		}
 		nfields++
 		if nfields > p.lim.MaxHeaderFields {
@@ -206,7 +237,7 @@ func (p *parser) header(start, end int, path string, isMessage bool) (body int) 
 			continue
 		}
 		skipping = false
-		p.fields = append(p.fields, hfield{name: line[:nameEnd], vStart: s + colon + 1, vEnd: e})
+		p.fields = append(p.fields, hfield{name: line[:nameEnd], vStart: vStart, vEnd: vEnd})
 		cur = len(p.fields) - 1
 	}
 	p.check8bit(start, body, path)

@@ -13,8 +13,8 @@ type entityCtx struct {
 	prefix     string // path of the entity itself ("" for the message), for its children and header defects
 	leaf       string // path the entity gets if it is a leaf
 	depth      int
-	top        bool // the message itself
-	message    bool // the entity is a message (top, or inside message/rfc822)
+	top        bool   // the message itself
+	message    bool   // the entity is a message (top, or inside message/rfc822)
 	defType    string // media type when Content-Type is absent or invalid
 }
 

@@ -53,3 +53,29 @@ func TestScratchStats(t *testing.T) {
 		fmt.Printf("  %-26s %5d  %s\n", k, codes[k], strings.Join(ex[k], " "))
 	}
 }
+
+func TestScratchMissing(t *testing.T) {
+	dir := os.Getenv("DIR")
+	if dir == "" {
+		t.Skip()
+	}
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if info.IsDir() || skipCorpusFile(info.Name()) {
+			return nil
+		}
+		raw, _ := os.ReadFile(path)
+		m := Parse(raw, Limits{})
+		s := strings.ReplaceAll(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\r", "\n")
+		hdr, _, _ := strings.Cut(s, "\n\n")
+		hdr = "\n" + strings.ToLower(hdr)
+		for _, d := range m.Defects {
+			if d.Part != "" {
+				continue
+			}
+			if d.Code == "missing-date" && strings.Contains(hdr, "\ndate:") || d.Code == "missing-from" && strings.Contains(hdr, "\nfrom:") {
+				fmt.Println(path, d.Code)
+			}
+		}
+		return nil
+	})
+}
