@@ -148,6 +148,7 @@ func fixC1(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
+	s = noNUL(s)
 	if !strings.Contains(s, "\xc2") {
 		return s
 	}

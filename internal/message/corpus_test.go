@@ -162,16 +162,19 @@ func TestCorpus(t *testing.T) {
 		t.Logf("%-45s %5d msgs, %5.1f%% clean, %5.1f%% complete;%s", name, s.n,
 			100*float64(s.clean)/float64(s.n), 100*float64(s.complete)/float64(s.n), b.String())
 	}
-	// Thresholds measured on the corpus (see the package report); well-formed
-	// list mail must not be flagged.
+	// Thresholds measured on the corpus (99.3%, 100% and 90.3% complete at
+	// the time of writing): well-formed list mail must not be flagged, and
+	// the malformed fixtures must be.
 	for _, want := range []struct {
 		set      string
-		complete float64 // From, Date, Message-ID and no defect
-		clean    float64 // no defect
+		complete float64 // at least this share has From, Date, Message-ID and no defect
+		maxClean float64 // at most this share has no defect
 	}{
-		{"real/linux-mips/sample", 0.97, 0.97},
-		{"real/open-iscsi-googlegroups", 0.99, 0.99},
-		{"real/osst-users-spam", 0, 0.60},
+		{"real/linux-mips/sample", 0.98, 1},
+		{"real/open-iscsi-googlegroups", 0.995, 1},
+		{"real/osst-users-spam", 0.85, 1},
+		{"torture/stalwart-mail-parser/malformed", 0, 0.10},
+		{"torture/enmime/low-quality", 0, 0.60},
 	} {
 		s := sets[want.set]
 		if s == nil {
@@ -179,10 +182,10 @@ func TestCorpus(t *testing.T) {
 			continue
 		}
 		if got := float64(s.complete) / float64(s.n); got < want.complete {
-			t.Errorf("%s: %.3f complete and clean, want >= %.2f", want.set, got, want.complete)
+			t.Errorf("%s: %.3f complete and without defects, want >= %.3f", want.set, got, want.complete)
 		}
-		if got := float64(s.clean) / float64(s.n); got < want.clean {
-			t.Errorf("%s: %.3f without defects, want >= %.2f", want.set, got, want.clean)
+		if got := float64(s.clean) / float64(s.n); got > want.maxClean {
+			t.Errorf("%s: %.3f without defects, want <= %.2f", want.set, got, want.maxClean)
 		}
 	}
 }

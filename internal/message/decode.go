@@ -83,6 +83,11 @@ func (s *sink) write(p []byte) {
 		s.nbuf += copy(s.buf[s.nbuf:], p)
 		return
 	}
+	s.writeDirect(p)
+}
+
+// writeDirect passes p on without staging it.
+func (s *sink) writeDirect(p []byte) {
 	s.flush()
 	s.n += int64(len(p))
 	if s.h != nil {
@@ -144,7 +149,7 @@ func decodeBody(s *sink, body []byte, enc transferEncoding) decodeFlags {
 			f |= badUU
 		}
 	default:
-		s.write(body)
+		s.writeDirect(body)
 	}
 	s.flush()
 	return f

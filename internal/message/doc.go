@@ -16,13 +16,15 @@
 //
 // An archive must accept every message it is handed and describe it
 // faithfully; a parser that stops at the first error loses exactly the
-// messages that most need a record. go-message and the standard library
-// return an error for malformed input (a bad header line, an unterminated
-// multipart, an unknown charset or transfer encoding), abort instead of
-// reporting every defect, stream parts through readers so byte offsets into
-// the original message are lost, copy bodies, and do not bound nesting depth,
-// part count or header size. This package uses the standard library only as
-// building blocks (mime.WordDecoder and net/mail for address lists,
+// messages that most need a record. emersion/go-message (like net/mail with
+// mime/multipart) returns an error at the first malformed header line (no
+// colon, a first line starting with a blank), fails outright when a fixed
+// limit is hit (1000 header lines, 4000-byte lines) instead of reporting it,
+// reports an unknown charset or transfer encoding as an error, takes only LF
+// as a line break, streams parts through readers so that byte offsets into
+// the original are lost, and leaves nesting depth and part count unbounded.
+// This package uses the standard library only as building blocks
+// (mime.WordDecoder and net/mail for address lists that are not plain,
 // net/mail.ParseDate as a last resort for dates, encoding/base64 for
 // well-formed base64 lines) with golang.org/x/text for charsets.
 //
@@ -40,7 +42,27 @@
 // # Line breaks
 //
 // CRLF, LF and bare CR are all accepted as line breaks, also mixed. Decoded
-// quoted-printable keeps the line breaks as written.
+// quoted-printable keeps the line breaks as written. The line break before a
+// boundary delimiter belongs to the delimiter (RFC 2046 section 5.1.1), so it
+// is not part of the body, its size or its hash.
+//
+// # Header text
+//
+// Field values are unfolded (line breaks removed, blanks kept) and trimmed.
+// UTF-8 is accepted as is (RFC 6532); other 8-bit text is read as
+// windows-1252 and reported. NUL characters, raw or encoded, become U+FFFD in
+// all strings (text columns cannot store them). Encoded words are decoded in Subject, display
+// names and filenames as mail clients do (see decodeWords); charsets come from
+// golang.org/x/text, WHATWG labels first (so iso-8859-1 is read as
+// windows-1252, gb2312 as gbk), then the IANA registry. A part's Charset is the
+// parameter as written, lowercased; no default is filled in.
+//
+// Address lists take three routes: plain ASCII lists are read directly (the
+// common case, and fast), anything else goes to net/mail with a charset-aware
+// mime.WordDecoder, and what net/mail rejects is split at top-level commas
+// and each element searched for an angle-addr or addr-spec. Dates are read by
+// a tokenizer that accepts the obsolete and common broken forms (see
+// parseDate); bad-date is reported only when nothing works.
 //
 // # Defects
 //

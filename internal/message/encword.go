@@ -218,5 +218,5 @@ func (p *parser) decodeWords(s, path string) string {
 	}
 	flush()
 	out.WriteString(s[pos:])
-	return out.String()
+	return noNUL(out.String())
 }

@@ -3,6 +3,7 @@ package message
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
@@ -54,10 +55,11 @@ func (s *lineScanner) next() (start, end, next int) {
 	return start, end, next
 }
 
-// hfield is one header field: its name as written and the raw span of its
-// value (after the colon, folding line breaks included).
+// hfield is one header field: its name as written, which field it is, and
+// the raw span of its value (after the colon, folding line breaks included).
 type hfield struct {
 	name         []byte
+	id           fieldID
 	vStart, vEnd int
 }
 
@@ -237,7 +239,7 @@ func (p *parser) header(start, end int, path string, isMessage bool) (body int) 
 			continue
 		}
 		skipping = false
-		p.fields = append(p.fields, hfield{name: line[:nameEnd], vStart: vStart, vEnd: vEnd})
+		p.fields = append(p.fields, hfield{name: line[:nameEnd], id: identify(line[:nameEnd]), vStart: vStart, vEnd: vEnd})
 		cur = len(p.fields) - 1
 	}
 	p.check8bit(start, body, path)
@@ -367,9 +369,18 @@ func trimSpaceBytes(v []byte) []byte {
 func text(v []byte) string {
 	v = unfold(v)
 	if utf8.Valid(v) {
-		return string(v)
+		return noNUL(string(v))
 	}
-	return latin(v)
+	return noNUL(latin(v))
+}
+
+// noNUL replaces NUL characters, which header text may carry (raw or
+// encoded) but which text columns (PostgreSQL) cannot store, with U+FFFD.
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 // latin decodes b as windows-1252, the usual real encoding of unlabeled

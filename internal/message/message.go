@@ -166,7 +166,9 @@ type parser struct {
 
 // Parse reads the metadata and MIME structure of raw, an RFC 5322 message.
 // It never returns nil and never panics: whatever raw holds, what could be
-// understood is returned and everything else is listed in Defects.
+// understood is returned and everything else is listed in Defects. Parse
+// keeps no state between calls and may run concurrently; raw is not modified
+// or retained.
 func Parse(raw []byte, lim Limits) (m *Message) {
 	m = &Message{Size: int64(len(raw))}
 	p := &parser{raw: raw, lim: lim.withDefaults(), msg: m, fields: make([]hfield, 0, 64)}
@@ -223,7 +225,7 @@ func (p *parser) messageFields() {
 	var seen [numFieldIDs]bool
 	var first [numFieldIDs][]byte
 	for _, f := range p.fields {
-		id := identify(f.name)
+		id := f.id
 		switch id {
 		case fOther, fContentType, fContentTransferEncoding, fContentDisposition, fContentID:
 			continue
@@ -301,7 +303,7 @@ func msgIDs(s string) []string {
 		}
 		rest = rest[lt+gt+1:]
 	}
-	if out != nil || s == "" {
+	if out != nil || s == "" || strings.IndexByte(s, '<') >= 0 {
 		return out
 	}
 	for w := range strings.FieldsSeq(s) {

@@ -114,7 +114,7 @@ func (p *parser) contentFields(c entityCtx) entityInfo {
 	var seen [numFieldIDs]bool
 	var first [numFieldIDs][]byte
 	for _, f := range p.fields {
-		id := identify(f.name)
+		id := f.id
 		switch id {
 		case fContentType, fContentTransferEncoding, fContentDisposition, fContentID:
 		default:

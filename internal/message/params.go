@@ -160,7 +160,7 @@ func (p *parser) paramValue(ps []param, name, path string) string {
 	if strings.Contains(v, "=?") {
 		v = p.decodeWords(v, path)
 	}
-	return v
+	return noNUL(v)
 }
 
 // assemble2231 joins the sections 0..n of an RFC 2231 parameter.
