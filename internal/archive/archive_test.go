@@ -27,7 +27,9 @@ func oficio(n int) []byte {
 		"Se solicita la información del expediente %d.\r\n", n, n%60, n, n))
 }
 
-func newArchive(t *testing.T) (string, *Archive) {
+func newArchive(t *testing.T) (string, *Archive) { return newArchiveB(t) }
+
+func newArchiveB(t testing.TB) (string, *Archive) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	if _, created, err := Init(dir, "", time.Now()); err != nil || !created {

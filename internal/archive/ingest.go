@@ -80,6 +80,8 @@ type Ingester struct {
 	wg   sync.WaitGroup
 	done chan struct{}
 
+	seen *presence // nil when it could not be built: every item is then looked up
+
 	mu    sync.Mutex
 	fatal error
 }
@@ -111,6 +113,11 @@ func (a *Archive) Ingest(ctx context.Context, o IngestOptions) *Ingester {
 	}
 	in := &Ingester{a: a, opt: o, ctx: ctx, jobs: make(chan *Item, o.Workers*2),
 		prep: make(chan *prepared, o.BatchSize), done: make(chan struct{})}
+	if p, err := a.loadPresence(ctx); err == nil {
+		in.seen = p
+	} else {
+		a.logger.Warn("presence filter unavailable; checking every message in the catalog", "err", err)
+	}
 	for i := 0; i < o.Workers; i++ {
 		in.wg.Add(1)
 		go in.worker()
@@ -180,13 +187,16 @@ func (in *Ingester) prepare(it *Item) *prepared {
 	sum := sha256.Sum256(it.Data)
 	p.res.SHA256 = hex.EncodeToString(sum[:])
 	p.res.Size = int64(len(it.Data))
-	if ok, err := a.Cat.Has(in.ctx, p.res.SHA256); err != nil {
-		p.res.Status, p.res.Err = Failed, fmt.Errorf("catalog lookup: %w", err)
-		return p
-	} else if ok {
-		p.res.Status = Duplicate
-		return p
+	if in.seen == nil || in.seen.mayHave(&sum) {
+		if ok, err := a.Cat.Has(in.ctx, p.res.SHA256); err != nil {
+			p.res.Status, p.res.Err = Failed, fmt.Errorf("catalog lookup: %w", err)
+			return p
+		} else if ok {
+			p.res.Status = Duplicate
+			return p
+		}
 	}
+	// Two copies in flight at once both get here; the commit keeps the first.
 	m := message.Parse(it.Data, a.opt.Limits)
 	at := a.now().UTC()
 	rec, err := buildRecord(sum, it.Data, m, it.Channel, it.Source, at)
@@ -312,6 +322,11 @@ func (in *Ingester) commit(batch []*prepared) {
 				}
 				owners[i].res.LedgerIndex = idx
 				entries = append(entries, recs[i].Entry)
+				if in.seen != nil {
+					var sum [32]byte
+					hex.Decode(sum[:], []byte(recs[i].SHA256))
+					in.seen.add(&sum)
+				}
 			}
 			if len(entries) > 0 {
 				if size := a.Log.Size(); size != first {

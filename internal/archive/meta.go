@@ -95,13 +95,5 @@ func buildRecord(sum [32]byte, raw []byte, m *message.Message, channel, source s
 			rec.Defects = append(rec.Defects, d.Code)
 		}
 	}
-	for _, f := range []struct {
-		name string
-		list []message.Address
-	}{{"from", m.From}, {"sender", m.Sender}, {"reply-to", m.ReplyTo}, {"to", m.To}, {"cc", m.Cc}, {"bcc", m.Bcc}} {
-		for _, a := range f.list {
-			rec.Addresses = append(rec.Addresses, catalog.Address{Field: f.name, Address: strings.ToLower(a.Address), Name: a.Name})
-		}
-	}
 	return catalog.NewRecord{Record: rec, EntryType: ledger.TypeRecord, Entry: entry}, nil
 }

@@ -24,8 +24,7 @@ func rec(sha string, date time.Time) NewRecord {
 	return NewRecord{
 		Record: Record{SHA256: sha, Size: 10, BlobRef: "pack:1:8:10", ArchivedAt: time.Unix(1700000000, 5), Channel: "import",
 			Source: "x.eml", Subject: "Asunto " + sha[:4], Date: date, Meta: []byte(`{}`), MetaSHA256: strings.Repeat("0", 64),
-			Addresses: []Address{{Field: "from", Address: "a@b.mx"}, {Field: "to", Address: "c@d.mx", Name: "Ce"}},
-			Parts:     []Part{{Path: "2", ContentType: "application/pdf", Filename: "acta.pdf", Size: 3, SHA256: "ab"}, {Path: "10", ContentType: "image/png"}, {Path: "3.1", ContentType: "text/csv"}}},
+			Parts: []Part{{Path: "2", ContentType: "application/pdf", Filename: "acta.pdf", Size: 3, SHA256: "ab"}, {Path: "10", ContentType: "image/png"}, {Path: "3.1", ContentType: "text/csv"}}},
 		EntryType: "record", Entry: []byte(`{"v":1}`),
 	}
 }
@@ -57,8 +56,8 @@ func TestCommitAndLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Addresses) != 2 || len(r.Parts) != 3 || r.Parts[0].Path != "2" || r.Parts[1].Path != "3.1" || r.Parts[2].Path != "10" {
-		t.Fatalf("details: %+v %+v", r.Addresses, r.Parts)
+	if len(r.Parts) != 3 || r.Parts[0].Path != "2" || r.Parts[1].Path != "3.1" || r.Parts[2].Path != "10" {
+		t.Fatalf("details: %+v", r.Parts)
 	}
 	recp, _ := c.Receptions(ctx, r.Seq)
 	if len(recp) != 1 || recp[0].Channel != "mx" {

@@ -82,20 +82,7 @@ func (c *SQLite) Lookup(ctx context.Context, prefix string) (*Record, error) {
 }
 
 func (c *SQLite) loadDetails(ctx context.Context, r *Record) error {
-	rows, err := c.db.QueryContext(ctx, "SELECT field, address, name FROM addresses WHERE record_seq = ? ORDER BY rowid", r.Seq)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var a Address
-		if err := rows.Scan(&a.Field, &a.Address, &a.Name); err != nil {
-			rows.Close()
-			return err
-		}
-		r.Addresses = append(r.Addresses, a)
-	}
-	rows.Close()
-	rows, err = c.db.QueryContext(ctx, "SELECT path, content_type, disposition, filename, size, sha256 FROM parts WHERE record_seq = ?", r.Seq)
+	rows, err := c.db.QueryContext(ctx, "SELECT path, content_type, disposition, filename, size, sha256 FROM parts WHERE record_seq = ?", r.Seq)
 	if err != nil {
 		return err
 	}
@@ -247,6 +234,25 @@ func (c *SQLite) EachWithEntry(ctx context.Context, fn func(RecordWithEntry) err
 		r.ArchivedAt = time.Unix(0, archived).UTC()
 		re.Record = &r
 		if err := fn(re); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// EachSHA256 calls fn with the SHA-256 of every record.
+func (c *SQLite) EachSHA256(ctx context.Context, fn func(string) error) error {
+	rows, err := c.db.QueryContext(ctx, "SELECT sha256 FROM records")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
 			return err
 		}
 	}

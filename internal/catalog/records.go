@@ -8,13 +8,6 @@ import (
 	"time"
 )
 
-// Address is one address of a header field.
-type Address struct {
-	Field   string `json:"field"` // from, sender, reply-to, to, cc, bcc
-	Address string `json:"address"`
-	Name    string `json:"name,omitempty"`
-}
-
 // Part is an attachment or inline file.
 type Part struct {
 	Path        string `json:"path"`
@@ -45,7 +38,6 @@ type Record struct {
 	MetaSHA256  string
 	LedgerIndex int64 // -1 when not (yet) in the ledger
 	AccessClass string
-	Addresses   []Address
 	Parts       []Part
 }
 
@@ -96,7 +88,7 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		return nil, err
 	}
 	idxs := make([]int64, len(recs))
-	var recRows, addrRows, partRows, entryRows, recpRows [][]any
+	var recRows, partRows, entryRows, recpRows [][]any
 	for i, r := range recs {
 		if _, ok := seqOf[r.SHA256]; ok {
 			idxs[i] = -1
@@ -113,9 +105,6 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		recRows = append(recRows, []any{seq, r.SHA256, r.Size, r.BlobRef, r.ArchivedAt.UnixNano(), r.Channel, r.Source,
 			r.MessageID, date, r.DateRaw, r.FromAddr, r.Subject, r.Malformed, strings.Join(r.Defects, ","),
 			r.Meta, r.MetaSHA256, nextIdx})
-		for _, a := range r.Addresses {
-			addrRows = append(addrRows, []any{seq, a.Field, a.Address, a.Name})
-		}
 		for _, p := range r.Parts {
 			partRows = append(partRows, []any{seq, p.Path, p.ContentType, p.Disposition, p.Filename, p.Size, p.SHA256})
 		}
@@ -139,7 +128,6 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 	}{
 		{"INSERT", "records", `seq, sha256, size, blob_ref, archived_at, channel, source, message_id, msg_date, date_raw,
 			from_addr, subject, malformed, defects, meta, meta_sha256, ledger_index`, recRows},
-		{"INSERT", "addresses", "record_seq, field, address, name", addrRows},
 		{"INSERT OR IGNORE", "parts", "record_seq, path, content_type, disposition, filename, size, sha256", partRows},
 		{"INSERT", "ledger_entries", "idx, type, data, record_seq", entryRows},
 		{"INSERT OR IGNORE", "receptions", "record_seq, channel, source, received_at, envelope", recpRows},

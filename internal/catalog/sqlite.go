@@ -46,7 +46,7 @@ type Options struct {
 // brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string, opt Options) (*SQLite, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(15000)", "foreign_keys(ON)", "cache_size(-32000)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(15000)", "foreign_keys(ON)", "cache_size(-65536)", "wal_autocheckpoint(16384)", "journal_size_limit(67108864)"} {
 		q.Add("_pragma", p)
 	}
 	if opt.ReadOnly {

@@ -34,16 +34,6 @@ CREATE TABLE records (
 CREATE INDEX records_msg_date ON records(msg_date);
 CREATE INDEX records_message_id ON records(message_id);
 
--- Every address of From, Sender, Reply-To, To, Cc, Bcc (and later the envelope).
-CREATE TABLE addresses (
-    record_seq INTEGER NOT NULL REFERENCES records(seq),
-    field      TEXT    NOT NULL,
-    address    TEXT    NOT NULL,
-    name       TEXT    NOT NULL DEFAULT ''
-);
-CREATE INDEX addresses_address ON addresses(address);
-CREATE INDEX addresses_record ON addresses(record_seq);
-
 -- Attachments and inline files.
 CREATE TABLE parts (
     record_seq   INTEGER NOT NULL REFERENCES records(seq),
