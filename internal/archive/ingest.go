@@ -224,15 +224,27 @@ func (in *Ingester) prepare(it *Item) *prepared {
 	return p
 }
 
+// committer groups prepared items into batches and runs stage one of the commit
+// (blob sync and catalog transaction); stage two (ledger append, then reporting)
+// runs in its own goroutine, so a batch's catalog work overlaps the previous batch's
+// ledger fsyncs. Both stages keep batch order.
 func (in *Ingester) committer() {
 	defer close(in.done)
+	stage2 := make(chan *batchState, 1)
+	stage2Done := make(chan struct{})
+	go func() {
+		defer close(stage2Done)
+		for b := range stage2 {
+			in.appendAndReport(b)
+		}
+	}()
 	var batch []*prepared
 	var bytes int64
 	var timer *time.Timer
 	var timeout <-chan time.Time
 	flush := func() {
 		if len(batch) > 0 {
-			in.commit(batch)
+			stage2 <- in.commitCatalog(batch)
 		}
 		batch, bytes = nil, 0
 		if timer != nil {
@@ -240,6 +252,10 @@ func (in *Ingester) committer() {
 		}
 		timer, timeout = nil, nil
 	}
+	defer func() {
+		close(stage2)
+		<-stage2Done
+	}()
 	for {
 		select {
 		case p, ok := <-in.prep:
@@ -262,19 +278,31 @@ func (in *Ingester) committer() {
 	}
 }
 
-// commit makes a batch durable: blobs synced, then catalog rows and ledger entries in
-// one transaction, then the Merkle log appended and its checkpoint signed. Only then
-// are results reported.
-func (in *Ingester) commit(batch []*prepared) {
-	a := in.a
-	fail := func(err error) {
-		in.setFatal(err)
-		for _, p := range batch {
-			if p.res.Status != Failed {
-				p.res.Status, p.res.Err = Failed, fmt.Errorf("not archived: %w", err)
-			}
+// batchState carries a batch from the catalog stage to the ledger stage.
+type batchState struct {
+	items   []*prepared
+	entries [][]byte
+	first   int64
+	t0      time.Time
+	tSync   time.Duration
+	tCat    time.Duration
+}
+
+func (b *batchState) fail(in *Ingester, err error) {
+	in.setFatal(err)
+	for _, p := range b.items {
+		if p.res.Status != Failed {
+			p.res.Status, p.res.Err = Failed, fmt.Errorf("not archived: %w", err)
 		}
 	}
+	b.entries = nil
+}
+
+// commitCatalog is stage one: blobs synced, then catalog rows and their ledger
+// entries in one transaction.
+func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
+	a := in.a
+	b := &batchState{items: batch, first: -1, t0: time.Now()}
 	var recs []catalog.NewRecord
 	var recps []catalog.Reception
 	var owners []*prepared
@@ -293,51 +321,59 @@ func (in *Ingester) commit(batch []*prepared) {
 			owners = append(owners, p)
 		}
 	}
-	t0 := time.Now()
-	var tSync, tCat time.Duration
-	defer func() {
-		a.logger.Debug("batch committed", "items", len(batch), "records", len(recs),
-			"sync", tSync, "catalog", tCat, "total", time.Since(t0))
-	}()
 	if err := in.err(); err != nil {
-		fail(err)
-	} else if err := a.Blobs.Sync(); err != nil {
-		fail(fmt.Errorf("sync blobs: %w", err))
-	} else if len(recps) > 0 {
-		tSync = time.Since(t0)
-		idxs, err := a.Cat.Commit(in.ctx, recs, recps)
-		tCat = time.Since(t0) - tSync
-		if err != nil {
-			fail(err)
-		} else {
-			var entries [][]byte
-			first := int64(-1)
-			for i, idx := range idxs {
-				if idx < 0 { // committed meanwhile by an earlier batch: a duplicate
-					owners[i].res.Status = Duplicate
-					continue
-				}
-				if first < 0 {
-					first = idx
-				}
-				owners[i].res.LedgerIndex = idx
-				entries = append(entries, recs[i].Entry)
-				if in.seen != nil {
-					var sum [32]byte
-					hex.Decode(sum[:], []byte(recs[i].SHA256))
-					in.seen.add(&sum)
-				}
-			}
-			if len(entries) > 0 {
-				if size := a.Log.Size(); size != first {
-					fail(fmt.Errorf("ledger size %d, catalog assigned index %d", size, first))
-				} else if _, err := a.Log.Append(entries); err != nil {
-					fail(fmt.Errorf("append to ledger: %w", err))
-				}
-			}
+		b.fail(in, err)
+		return b
+	}
+	if err := a.Blobs.Sync(); err != nil {
+		b.fail(in, fmt.Errorf("sync blobs: %w", err))
+		return b
+	}
+	b.tSync = time.Since(b.t0)
+	if len(recps) == 0 {
+		return b
+	}
+	idxs, err := a.Cat.Commit(in.ctx, recs, recps)
+	b.tCat = time.Since(b.t0) - b.tSync
+	if err != nil {
+		b.fail(in, err)
+		return b
+	}
+	for i, idx := range idxs {
+		if idx < 0 { // committed meanwhile by an earlier batch: a duplicate
+			owners[i].res.Status = Duplicate
+			continue
+		}
+		if b.first < 0 {
+			b.first = idx
+		}
+		owners[i].res.LedgerIndex = idx
+		b.entries = append(b.entries, recs[i].Entry)
+		if in.seen != nil {
+			var sum [32]byte
+			hex.Decode(sum[:], []byte(recs[i].SHA256))
+			in.seen.add(&sum)
 		}
 	}
-	for _, p := range batch {
+	return b
+}
+
+// appendAndReport is stage two: the Merkle log is appended and its checkpoint
+// signed; only then are the batch's results reported.
+func (in *Ingester) appendAndReport(b *batchState) {
+	a := in.a
+	if len(b.entries) > 0 {
+		if err := in.err(); err != nil {
+			b.fail(in, err)
+		} else if size := a.Log.Size(); size != b.first {
+			b.fail(in, fmt.Errorf("ledger size %d, catalog assigned index %d", size, b.first))
+		} else if _, err := a.Log.Append(b.entries); err != nil {
+			b.fail(in, fmt.Errorf("append to ledger: %w", err))
+		}
+	}
+	a.logger.Debug("batch committed", "items", len(b.items), "entries", len(b.entries),
+		"sync", b.tSync, "catalog", b.tCat, "total", time.Since(b.t0))
+	for _, p := range b.items {
 		if in.opt.OnResult != nil {
 			in.opt.OnResult(p.res)
 		}
