@@ -32,7 +32,7 @@ func crashInputs(t *testing.T) []string {
 // smallBatches makes commits frequent so that kills land in every phase of one.
 func smallBatches(t *testing.T) string {
 	cfg := filepath.Join(t.TempDir(), "resguardo.toml")
-	if err := os.WriteFile(cfg, []byte("[archive]\nbatch_size = 37\nbatch_delay = \"3ms\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("[archive]\nbatch_size = 37\n[import]\nbatch_delay = \"3ms\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return cfg

@@ -103,7 +103,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	start := time.Now()
 	in := a.Ingest(context.WithoutCancel(ctx), archive.IngestOptions{
 		BatchSize: m.Config.Archive.BatchSize,
-		MaxDelay:  m.Config.Archive.BatchDelay.D(),
+		MaxDelay:  m.Config.Import.BatchDelay.D(),
 		OnResult: func(r archive.Result) {
 			mu.Lock()
 			defer mu.Unlock()

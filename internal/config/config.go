@@ -67,7 +67,8 @@ type Limits struct {
 
 // Import sets defaults of `resguardo import`.
 type Import struct {
-	MboxFormat string `toml:"mbox_format"` // auto, mboxrd, mboxo, mboxcl2
+	MboxFormat string   `toml:"mbox_format"` // auto, mboxrd, mboxo, mboxcl2
+	BatchDelay Duration `toml:"batch_delay"` // imports favour big batches over latency
 }
 
 // Default returns the embedded defaults.
@@ -79,7 +80,7 @@ func Default() Config {
 		Archive: Archive{ZstdLevel: 1, PackSize: 512 << 20, BatchSize: 2000,
 			BatchDelay: Duration(25 * time.Millisecond), CheckpointInterval: Duration(10 * time.Second)},
 		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
-		Import: Import{MboxFormat: "auto"},
+		Import: Import{MboxFormat: "auto", BatchDelay: Duration(250 * time.Millisecond)},
 	}
 }
 
@@ -227,6 +228,9 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Limits.MaxParts < 1 {
 		bad("limits.max_parts", "want at least 1")
+	}
+	if c.Import.BatchDelay <= 0 || time.Duration(c.Import.BatchDelay) > 10*time.Second {
+		bad("import.batch_delay", "want a duration above 0 and at most 10s")
 	}
 	switch c.Import.MboxFormat {
 	case "auto", "mboxrd", "mboxo", "mboxcl2":

@@ -32,7 +32,6 @@ CREATE TABLE records (
     disposed_at     INTEGER
 );
 CREATE INDEX records_msg_date ON records(msg_date);
-CREATE INDEX records_message_id ON records(message_id);
 
 -- Attachments and inline files.
 CREATE TABLE parts (
