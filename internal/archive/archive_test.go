@@ -217,3 +217,29 @@ func TestFsckClean(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCopiesStoredOnce sends many copies of the same messages at once: each
+// is archived once, the others are duplicates, and no blob is stored twice.
+func TestConcurrentCopiesStoredOnce(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	var items [][]byte
+	for r := 0; r < 20; r++ {
+		for i := 0; i < 5; i++ {
+			items = append(items, oficio(i))
+		}
+	}
+	res := ingestAll(t, a, items)
+	counts := map[Status]int{}
+	for _, r := range res {
+		counts[r.Status]++
+	}
+	a.Close()
+	if counts[Archived] != 5 || counts[Duplicate] != 95 {
+		t.Fatalf("statuses %v", counts)
+	}
+	rep, err := Fsck(context.Background(), dir, FsckOptions{})
+	if err != nil || rep.ErrorCount != 0 || rep.OrphanBlobs != 0 {
+		t.Fatalf("fsck %+v %v", rep, err)
+	}
+}

@@ -81,6 +81,11 @@ type Ingester struct {
 	done chan struct{}
 
 	seen *presence // nil when it could not be built: every item is then looked up
+	// inflight maps the SHA-256 of each new record between its preparation and its
+	// catalog commit to a channel closed once it is queued for commit, so that a
+	// second copy arriving meanwhile waits and is queued after it (as a duplicate)
+	// instead of being sealed and stored twice.
+	inflight sync.Map
 
 	mu    sync.Mutex
 	fatal error
@@ -91,6 +96,7 @@ type prepared struct {
 	res    Result
 	rec    *catalog.NewRecord
 	rawLen int64
+	queued chan struct{} // for a new record: closed once queued (see Ingester.inflight)
 }
 
 // ErrStopped is returned by Add after the ingester hit a storage error.
@@ -167,61 +173,81 @@ func (in *Ingester) setFatal(err error) {
 func (in *Ingester) worker() {
 	defer in.wg.Done()
 	for it := range in.jobs {
-		p := in.prepare(it)
+		p, queued := in.prepare(it)
 		it.Data = nil // the blob holds it now; do not keep it in the queue
 		in.prep <- p
+		if queued != nil {
+			close(queued)
+		}
 	}
 }
 
-func (in *Ingester) prepare(it *Item) *prepared {
+// prepare does a worker's share: hash, duplicate check, parse, seal, append to the
+// pack. For a new record it also returns the channel to close once p is queued.
+func (in *Ingester) prepare(it *Item) (*prepared, chan struct{}) {
 	p := &prepared{item: it, res: Result{Source: it.Source, Tag: it.Tag, LedgerIndex: -1}, rawLen: int64(len(it.Data))}
 	if it.Err != nil {
 		p.res.Status, p.res.Err = Failed, it.Err
-		return p
+		return p, nil
 	}
 	if in.err() != nil {
 		p.res.Status, p.res.Err = Failed, in.err()
-		return p
+		return p, nil
 	}
+	if _, err := in.prepareData(it, p); err != nil {
+		p.res.Status, p.res.Err = Failed, err
+		if p.queued != nil { // release copies waiting for this one; they will fail too
+			in.inflight.Delete(p.res.SHA256)
+			close(p.queued)
+			p.queued = nil
+		}
+		return p, nil
+	}
+	return p, p.queued
+}
+
+func (in *Ingester) prepareData(it *Item, p *prepared) (*prepared, error) {
 	a := in.a
 	sum := sha256.Sum256(it.Data)
 	p.res.SHA256 = hex.EncodeToString(sum[:])
 	p.res.Size = int64(len(it.Data))
+	queued := make(chan struct{})
+	if owner, busy := in.inflight.LoadOrStore(p.res.SHA256, queued); busy {
+		<-owner.(chan struct{}) // the first copy is queued for commit before this one
+		p.res.Status = Duplicate
+		return p, nil
+	}
+	p.queued = queued
 	if in.seen == nil || in.seen.mayHave(&sum) {
 		if ok, err := a.Cat.Has(in.ctx, p.res.SHA256); err != nil {
-			p.res.Status, p.res.Err = Failed, fmt.Errorf("catalog lookup: %w", err)
-			return p
+			return nil, fmt.Errorf("catalog lookup: %w", err)
 		} else if ok {
 			p.res.Status = Duplicate
-			return p
+			return p, nil
 		}
 	}
-	// Two copies in flight at once both get here; the commit keeps the first.
 	m := message.Parse(it.Data, a.opt.Limits)
 	at := a.now().UTC()
 	rec, err := buildRecord(sum, it.Data, m, it.Channel, it.Source, at)
 	if err != nil {
-		p.res.Status, p.res.Err = Failed, err
-		return p
+		return nil, err
 	}
 	name := blob.NameFor(a.Keys.NameKey(), sum)
 	sealed, err := a.Sealer.Seal(nil, name, it.Data)
 	if err != nil {
-		p.res.Status, p.res.Err = Failed, fmt.Errorf("seal: %w", err)
-		return p
+		return nil, fmt.Errorf("seal: %w", err)
 	}
 	ref, err := a.Blobs.Put(name, sealed)
 	if err != nil {
 		in.setFatal(err)
-		p.res.Status, p.res.Err = Failed, fmt.Errorf("store blob: %w", err)
-		return p
+		return nil, fmt.Errorf("store blob: %w", err)
 	}
 	rec.BlobRef = string(ref)
 	p.rec = &rec
 	p.res.Status = Archived
 	p.res.Malformed = m.Malformed()
 	p.res.Defects = m.Defects
-	return p
+	return p, nil
 }
 
 // committer groups prepared items into batches and runs stage one of the commit
@@ -305,7 +331,12 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 	b := &batchState{items: batch, first: -1, t0: time.Now()}
 	var recs []catalog.NewRecord
 	var recps []catalog.Reception
-	var owners []*prepared
+	var owners, recpOwners []*prepared
+	defer func() { // after the presence filter knows them (or the batch failed)
+		for _, r := range recs {
+			in.inflight.Delete(r.SHA256)
+		}
+	}()
 	for _, p := range batch {
 		if p.res.Status == Failed {
 			continue
@@ -316,6 +347,7 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 			at = a.now()
 		}
 		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope})
+		recpOwners = append(recpOwners, p)
 		if p.rec != nil {
 			recs = append(recs, *p.rec)
 			owners = append(owners, p)
@@ -333,11 +365,15 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 	if len(recps) == 0 {
 		return b
 	}
-	idxs, err := a.Cat.Commit(in.ctx, recs, recps)
+	idxs, skipped, err := a.Cat.CommitReceptions(in.ctx, recs, recps)
 	b.tCat = time.Since(b.t0) - b.tSync
 	if err != nil {
 		b.fail(in, err)
 		return b
+	}
+	for _, i := range skipped { // a second copy whose first copy failed before its commit
+		recpOwners[i].res.Status = Failed
+		recpOwners[i].res.Err = errors.New("not archived: the first copy of these bytes failed; import it again")
 	}
 	for i, idx := range idxs {
 		if idx < 0 { // committed meanwhile by an earlier batch: a duplicate

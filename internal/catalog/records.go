@@ -61,20 +61,33 @@ type Reception struct {
 // assigned in order after the last entry) and receptions (for new or existing
 // records) in one durable transaction. It returns the ledger index given to each
 // record, or -1 for a record whose SHA-256 was already in the catalog (nothing of it
-// is inserted then). Rows go in with multi-row INSERTs: with modernc.org/sqlite a
+// is inserted then). A reception whose record exists neither in the catalog nor in
+// recs is skipped and reported through ErrNoRecord in skipped (by index). Rows go in with multi-row INSERTs: with modernc.org/sqlite a
 // statement costs ≈16 µs per row alone but ≈6 µs per row in groups of 100.
 func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, error) {
+	idxs, _, err := c.CommitReceptions(ctx, recs, receptions)
+	return idxs, err
+}
+
+// CommitReceptions is Commit that also returns the indexes of the receptions it
+// skipped because their record does not exist.
+func (c *SQLite) CommitReceptions(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, []int, error) {
+	idxs, skipped, err := c.commit(ctx, recs, receptions)
+	return idxs, skipped, err
+}
+
+func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, []int, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
 	var nextIdx, nextSeq int64
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx)+1, 0) FROM ledger_entries").Scan(&nextIdx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq)+1, 1) FROM records").Scan(&nextSeq); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	shas := make([]string, 0, len(recs)+len(receptions))
 	for _, r := range recs {
@@ -85,7 +98,7 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 	}
 	seqOf, err := existing(ctx, tx, shas)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	idxs := make([]int64, len(recs))
 	var recRows, partRows, entryRows, recpRows [][]any
@@ -111,10 +124,12 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		entryRows = append(entryRows, []any{nextIdx, r.EntryType, r.Entry, seq})
 		nextIdx++
 	}
-	for _, rc := range receptions {
+	var skipped []int
+	for i, rc := range receptions {
 		seq, ok := seqOf[rc.SHA256]
 		if !ok {
-			return nil, fmt.Errorf("reception of %s: no such record", rc.SHA256)
+			skipped = append(skipped, i)
+			continue
 		}
 		env := rc.Envelope
 		if env == "" {
@@ -134,13 +149,13 @@ func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Rece
 	}
 	for _, st := range steps {
 		if err := insertRows(ctx, tx, st.verb, st.table, st.cols, st.rows); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit catalog batch: %w", err)
+		return nil, nil, fmt.Errorf("commit catalog batch: %w", err)
 	}
-	return idxs, nil
+	return idxs, skipped, nil
 }
 
 // existing maps the SHA-256s among shas that are already records to their seq.
