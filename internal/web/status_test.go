@@ -1,0 +1,88 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newTestServer(t *testing.T, healthy bool) *httptest.Server {
+	t.Helper()
+	s, err := New(Options{
+		Status: func(context.Context) (Status, error) {
+			return Status{Version: "t", Records: 12345, Bytes: 5 << 20, LedgerSize: 12345, Origin: "x/y", Started: time.Unix(0, 0)}, nil
+		},
+		Health: func(context.Context) error {
+			if healthy {
+				return nil
+			}
+			return errors.New("catalog unavailable")
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func get(t *testing.T, url string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+func TestStatusPages(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, true)
+	resp, body := get(t, ts.URL+"/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "Registros archivados") || !strings.Contains(body, "12,345") || !strings.Contains(body, `lang="es-MX"`) {
+		t.Fatalf("spanish page: %d\n%s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("security headers: %v", resp.Header)
+	}
+	_, body = get(t, ts.URL+"/", "Accept-Language", "en-US,en;q=0.9")
+	if !strings.Contains(body, "Archived records") {
+		t.Fatal("Accept-Language: en not honoured")
+	}
+	resp, body = get(t, ts.URL+"/api/v1/status")
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil || st.Records != 12345 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("json status: %v %s", err, body)
+	}
+	if resp, _ := get(t, ts.URL+"/nada"); resp.StatusCode != 404 {
+		t.Fatalf("unknown path: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, ts.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestHealthUnavailable(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, false)
+	resp, body := get(t, ts.URL+"/healthz")
+	if resp.StatusCode != 503 || strings.Contains(body, "catalog") {
+		t.Fatalf("healthz: %d %s (must not leak the error)", resp.StatusCode, body)
+	}
+	if _, body := get(t, ts.URL+"/"); !strings.Contains(body, "Con fallas") {
+		t.Fatal("status page does not show the failure")
+	}
+}
