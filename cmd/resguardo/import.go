@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,11 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer a.Close()
+	if m.Getenv("GOGC") == "" {
+		// Imports allocate a message-sized buffer per item; collecting half as often
+		// saves ≈5 % of the time for ≈15 % more peak memory (docs/PERFORMANCE.md).
+		debug.SetGCPercent(200)
+	}
 
 	var (
 		sum     importSummary
