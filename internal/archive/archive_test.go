@@ -161,7 +161,7 @@ func TestLedgerCatchUp(t *testing.T) {
 		rec.BlobRef = "pack:1:8:1"
 		recs = append(recs, rec)
 	}
-	if _, err := a.Cat.Commit(context.Background(), recs, nil); err != nil {
+	if _, _, err := a.Cat.Commit(context.Background(), recs, nil); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()

@@ -365,7 +365,7 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 	if len(recps) == 0 {
 		return b
 	}
-	idxs, skipped, err := a.Cat.CommitReceptions(in.ctx, recs, recps)
+	idxs, skipped, err := a.Cat.Commit(in.ctx, recs, recps)
 	b.tCat = time.Since(b.t0) - b.tSync
 	if err != nil {
 		b.fail(in, err)

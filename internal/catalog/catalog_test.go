@@ -39,7 +39,7 @@ func TestCommitAndLookup(t *testing.T) {
 	for i := 1; i <= 250; i++ { // several multi-row statements
 		recs = append(recs, rec(sha(i), time.Date(2020, 1, 1, 0, 0, i, 0, time.UTC)))
 	}
-	idxs, err := c.Commit(ctx, recs, []Reception{{SHA256: sha(1), Channel: "import", Source: "x.eml", At: time.Now()}})
+	idxs, _, err := c.Commit(ctx, recs, []Reception{{SHA256: sha(1), Channel: "import", Source: "x.eml", At: time.Now()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestCommitAndLookup(t *testing.T) {
 		t.Fatalf("ledger indexes %d..%d", idxs[0], idxs[249])
 	}
 	// A second commit with one new and one existing record.
-	idxs, err = c.Commit(ctx, []NewRecord{rec(sha(5), time.Time{}), rec(sha(999), time.Time{})},
+	idxs, _, err = c.Commit(ctx, []NewRecord{rec(sha(5), time.Time{}), rec(sha(999), time.Time{})},
 		[]Reception{{SHA256: sha(5), Channel: "mx", Source: "203.0.113.9", At: time.Now()}})
 	if err != nil || idxs[0] != -1 || idxs[1] != 250 {
 		t.Fatalf("second commit: %v %v", idxs, err)
@@ -102,7 +102,7 @@ func TestCommitAndLookup(t *testing.T) {
 func TestReceptionOfUnknownRecordFails(t *testing.T) {
 	t.Parallel()
 	c := open(t)
-	_, skipped, err := c.CommitReceptions(context.Background(), nil, []Reception{{SHA256: sha(2), Channel: "import"}, {SHA256: sha(1), Channel: "import"}})
+	_, skipped, err := c.Commit(context.Background(), nil, []Reception{{SHA256: sha(2), Channel: "import"}, {SHA256: sha(1), Channel: "import"}})
 	if err != nil || len(skipped) != 2 {
 		t.Fatalf("receptions without record: skipped %v, %v", skipped, err)
 	}

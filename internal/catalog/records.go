@@ -61,19 +61,11 @@ type Reception struct {
 // assigned in order after the last entry) and receptions (for new or existing
 // records) in one durable transaction. It returns the ledger index given to each
 // record, or -1 for a record whose SHA-256 was already in the catalog (nothing of it
-// is inserted then). A reception whose record exists neither in the catalog nor in
-// recs is skipped and reported through ErrNoRecord in skipped (by index). Rows go in with multi-row INSERTs: with modernc.org/sqlite a
-// statement costs ≈16 µs per row alone but ≈6 µs per row in groups of 100.
-func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, error) {
-	idxs, _, err := c.CommitReceptions(ctx, recs, receptions)
-	return idxs, err
-}
-
-// CommitReceptions is Commit that also returns the indexes of the receptions it
-// skipped because their record does not exist.
-func (c *SQLite) CommitReceptions(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, []int, error) {
-	idxs, skipped, err := c.commit(ctx, recs, receptions)
-	return idxs, skipped, err
+// is inserted then), and the indexes of the receptions it skipped because their record
+// exists neither in the catalog nor in recs. Rows go in with multi-row INSERTs: with
+// modernc.org/sqlite a statement costs ≈16 µs per row alone, ≈6 µs in groups of 100.
+func (c *SQLite) Commit(ctx context.Context, recs []NewRecord, receptions []Reception) (idxs []int64, skipped []int, err error) {
+	return c.commit(ctx, recs, receptions)
 }
 
 func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Reception) ([]int64, []int, error) {

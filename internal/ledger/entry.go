@@ -56,12 +56,6 @@ func Canonical(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// EntryHead is the part every entry type shares.
-type EntryHead struct {
-	V    int    `json:"v"`
-	Type string `json:"type"`
-}
-
 // ParseRecordEntry decodes a record entry and checks that it is canonical.
 func ParseRecordEntry(b []byte) (RecordEntry, error) {
 	var e RecordEntry
