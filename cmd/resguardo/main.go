@@ -244,7 +244,7 @@ func (m *Main) archiveOptions(writer bool, lockName string) (archive.Options, er
 // openArchive opens the data directory; writers create it on first use.
 func (m *Main) openArchive(ctx context.Context, writer bool, lockName string) (*archive.Archive, error) {
 	if writer {
-		if err := m.ensureInit(); err != nil {
+		if _, err := m.ensureInit(); err != nil {
 			return nil, err
 		}
 	}
@@ -260,16 +260,16 @@ func (m *Main) openArchive(ctx context.Context, writer bool, lockName string) (*
 }
 
 // ensureInit creates the data directory when it does not exist yet and says where
-// everything is.
-func (m *Main) ensureInit() error {
+// everything is; it reports whether it created it.
+func (m *Main) ensureInit() (bool, error) {
 	f, created, err := archive.Init(m.DataDir, m.Config.Archive.Origin, nowUTC())
 	if err != nil {
-		return err
+		return false, err
 	}
 	if created {
 		m.printLayout(f, true)
 	}
-	return nil
+	return created, nil
 }
 
 func (m *Main) printLayout(f archive.Format, created bool) {

@@ -23,7 +23,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if *listen == "" {
 		*listen = m.Config.Server.Listen
 	}
-	if err := m.ensureInit(); err != nil {
+	created, err := m.ensureInit()
+	if err != nil {
 		return err
 	}
 	a, err := m.openArchive(ctx, true, "serve")
@@ -31,7 +32,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer a.Close()
-	m.printLayout(a.Format, false)
+	if !created {
+		m.printLayout(a.Format, false)
+	}
 
 	started := time.Now()
 	tz, err := time.LoadLocation("America/Mexico_City")
