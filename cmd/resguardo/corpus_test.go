@@ -249,7 +249,7 @@ func TestCorpusGoldenMetadata(t *testing.T) {
 			}
 			b, err := os.ReadFile(path)
 			if err != nil {
-				t.Skipf("fixture missing: %v", err)
+				t.Fatalf("fixture missing: %v", err)
 			}
 			sum := sha256.Sum256(b)
 			out := mustCLI(t, "show", "--data", data, hex.EncodeToString(sum[:]))
