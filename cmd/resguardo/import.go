@@ -180,6 +180,9 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		MboxFormat:     *mboxFmt,
 		MaxMessageSize: int64(m.Config.Limits.MaxMessageSize),
 		OnSkip: func(s mailbox.Skip) {
+			if st, err := os.Stat(s.Path); err == nil && st.Mode().IsRegular() {
+				inBytes.Add(st.Size()) // Estimate counted it: keep the bar and the ETA honest
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			sum.Skipped++
