@@ -1,0 +1,85 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Checkpoint is a signed checkpoint with the timestamp that anchors it.
+type Checkpoint struct {
+	Size      int64
+	Root      string
+	Note      []byte
+	StampKind string // "tsa" or "psc"
+	Token     []byte
+	StampTime time.Time
+	Authority string
+	CreatedAt time.Time
+}
+
+// ErrNoCheckpoint reports that no timestamped checkpoint covers an entry yet.
+var ErrNoCheckpoint = errors.New("catalog: no timestamped checkpoint covers this entry yet")
+
+// AddCheckpoint stores a timestamped checkpoint (idempotent per size and kind).
+func (c *SQLite) AddCheckpoint(ctx context.Context, cp Checkpoint) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO checkpoints (size, root, note, stamp_kind, token, stamp_time, authority, created_at)
+		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (size) DO NOTHING`,
+		cp.Size, cp.Root, cp.Note, cp.StampKind, cp.Token, cp.StampTime.UnixNano(), cp.Authority, cp.CreatedAt.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store checkpoint %d: %w", cp.Size, err)
+	}
+	return nil
+}
+
+const checkpointCols = "size, root, note, stamp_kind, token, stamp_time, authority, created_at"
+
+func scanCheckpoint(sc interface{ Scan(...any) error }) (*Checkpoint, error) {
+	var cp Checkpoint
+	var st, cr int64
+	if err := sc.Scan(&cp.Size, &cp.Root, &cp.Note, &cp.StampKind, &cp.Token, &st, &cp.Authority, &cr); err != nil {
+		return nil, err
+	}
+	cp.StampTime, cp.CreatedAt = time.Unix(0, st).UTC(), time.Unix(0, cr).UTC()
+	return &cp, nil
+}
+
+// CheckpointCovering returns the smallest timestamped checkpoint whose tree contains
+// ledger entry idx.
+func (c *SQLite) CheckpointCovering(ctx context.Context, idx int64) (*Checkpoint, error) {
+	cp, err := scanCheckpoint(c.db.QueryRowContext(ctx, "SELECT "+checkpointCols+" FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1", idx))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoCheckpoint
+	}
+	return cp, err
+}
+
+// LatestCheckpoint returns the newest timestamped checkpoint, or ErrNoCheckpoint.
+func (c *SQLite) LatestCheckpoint(ctx context.Context) (*Checkpoint, error) {
+	cp, err := scanCheckpoint(c.db.QueryRowContext(ctx, "SELECT "+checkpointCols+" FROM checkpoints ORDER BY size DESC LIMIT 1"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoCheckpoint
+	}
+	return cp, err
+}
+
+// Checkpoints calls fn for every timestamped checkpoint in size order.
+func (c *SQLite) Checkpoints(ctx context.Context, fn func(*Checkpoint) error) error {
+	rows, err := c.db.QueryContext(ctx, "SELECT "+checkpointCols+" FROM checkpoints ORDER BY size")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		cp, err := scanCheckpoint(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(cp); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
