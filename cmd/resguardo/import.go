@@ -198,6 +198,13 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	closeErr := in.Close()
 	close(stopBar)
 	<-barDone
+	if closeErr == nil && sum.Archived > 0 {
+		// One timestamp covers every record of the import: constancias are
+		// available as soon as it returns.
+		if err := m.stampLatest(ctx, a); err != nil {
+			m.Logger.Warn("checkpoint not timestamped; constancias stay pending until the next stamp", "err", err)
+		}
+	}
 	sum.Seconds = time.Since(start).Seconds()
 	sum.LedgerSize = a.Log.Size()
 	sum.Interrupted = ctx.Err() != nil

@@ -47,10 +47,12 @@ func runLedger(ctx context.Context, m *Main, args []string) error {
 		return ledgerStatusCmd(ctx, m, rest)
 	case "prove":
 		return ledgerProveCmd(ctx, m, rest)
+	case "consistency":
+		return ledgerConsistencyCmd(ctx, m, rest)
 	case "":
-		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE")}
 	}
-	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status or prove)", sub)}
+	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove or consistency)", sub)}
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
@@ -183,4 +185,72 @@ func writeJSON(m *Main, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// ledgerConsistency is `resguardo ledger consistency --json`.
+type ledgerConsistency struct {
+	Format   string   `json:"format"` // "resguardo-consistency/1"
+	OldSize  int64    `json:"old_size"`
+	OldRoot  string   `json:"old_root"`
+	NewSize  int64    `json:"new_size"`
+	NewRoot  string   `json:"new_root"`
+	Proof    []string `json:"proof"`
+	Verified bool     `json:"verified"`
+}
+
+func ledgerConsistencyCmd(ctx context.Context, m *Main, args []string) error {
+	fs := flag.NewFlagSet("ledger consistency", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print as JSON")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return &exitError{code: 2, err: errors.New("usage: resguardo ledger consistency OLD_SIZE NEW_SIZE")}
+	}
+	var sizes [2]int64
+	for i, p := range pos {
+		if _, err := fmt.Sscan(p, &sizes[i]); err != nil || sizes[i] <= 0 {
+			return &exitError{code: 2, err: fmt.Errorf("ledger consistency: %q is not a tree size", p)}
+		}
+	}
+	a, err := m.openArchive(ctx, false, "")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	old, cur := sizes[0], sizes[1]
+	proof, err := a.Log.ProveConsistency(old, cur)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	oldRoot, err := a.Log.TreeHash(old)
+	if err != nil {
+		return err
+	}
+	newRoot, err := a.Log.TreeHash(cur)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckTree(proof, cur, newRoot, old, oldRoot); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("consistency proof does not verify: %w", err)}
+	}
+	out := ledgerConsistency{Format: "resguardo-consistency/1", OldSize: old, OldRoot: b64(oldRoot), NewSize: cur,
+		NewRoot: b64(newRoot), Proof: []string{}, Verified: true}
+	for _, h := range proof {
+		out.Proof = append(out.Proof, b64(h))
+	}
+	if *jsonOut {
+		return writeJSON(m, out)
+	}
+	fmt.Fprintf(m.Stdout, "old:   %d  %s\nnew:   %d  %s\nproof:\n", old, out.OldRoot, cur, out.NewRoot)
+	for _, h := range out.Proof {
+		fmt.Fprintf(m.Stdout, "  %s\n", h)
+	}
+	if m.P.Lang == "en" {
+		fmt.Fprintln(m.Stdout, "Consistent: the tree of", cur, "entries extends the tree of", old, "without changing it.")
+	} else {
+		fmt.Fprintln(m.Stdout, "Consistente: el árbol de", cur, "entradas extiende al de", old, "sin modificarlo.")
+	}
+	return nil
 }

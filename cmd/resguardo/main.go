@@ -68,7 +68,9 @@ func commands() []command {
 		{"cat", "write a record's bytes exactly as received", runCat},
 		{"list", "list records, newest first", runList},
 		{"fsck", "check blobs, catalog and ledger against each other", runFsck},
-		{"ledger", "ledger status | prove ID", runLedger},
+		{"ledger", "ledger status | prove ID | consistency OLD NEW", runLedger},
+		{"constancia", "write a record's constancia (JSON + CMS signature) to --out DIR", runConstancia},
+		{"verify", "check a message against its constancia, offline", runVerify},
 		{"config", "config check: validate the configuration file", runConfig},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {

@@ -21,13 +21,14 @@ import (
 
 // Config is the whole configuration.
 type Config struct {
-	Data    string  `toml:"data"`
-	Server  Server  `toml:"server"`
-	Log     Log     `toml:"log"`
-	Archive Archive `toml:"archive"`
-	Keys    Keys    `toml:"keys"`
-	Limits  Limits  `toml:"limits"`
-	Import  Import  `toml:"import"`
+	Data     string   `toml:"data"`
+	Server   Server   `toml:"server"`
+	Log      Log      `toml:"log"`
+	Archive  Archive  `toml:"archive"`
+	Keys     Keys     `toml:"keys"`
+	Limits   Limits   `toml:"limits"`
+	Import   Import   `toml:"import"`
+	Evidence Evidence `toml:"evidence"`
 }
 
 // Server is the HTTP listener of `resguardo serve`.
@@ -71,6 +72,19 @@ type Import struct {
 	BatchDelay Duration `toml:"batch_delay"` // imports favour big batches over latency
 }
 
+// Evidence configures timestamps and constancias.
+type Evidence struct {
+	Issuer          string   `toml:"issuer"`            // institution name on constancias and certificates
+	TSA             string   `toml:"tsa"`               // "builtin" or "url"
+	TSAURL          string   `toml:"tsa_url"`           // RFC 3161 endpoint of an external TSA
+	TSACAFile       string   `toml:"tsa_ca_file"`       // PEM trust anchor(s) of the external TSA
+	TSAPolicy       string   `toml:"tsa_policy"`        // policy OID the external TSA must use
+	TSAUsername     string   `toml:"tsa_username"`      // HTTP basic auth, if the provider wants it
+	TSAPasswordFile string   `toml:"tsa_password_file"` // the password, from a file
+	Interval        Duration `toml:"interval"`          // serve: timestamp the latest checkpoint at most this often
+	VerifyURL       string   `toml:"verify_url"`        // public verification page printed on constancias
+}
+
 // Default returns the embedded defaults.
 func Default() Config {
 	return Config{
@@ -81,6 +95,8 @@ func Default() Config {
 			BatchDelay: Duration(25 * time.Millisecond), CheckpointInterval: Duration(10 * time.Second)},
 		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
 		Import: Import{MboxFormat: "auto", BatchDelay: Duration(250 * time.Millisecond)},
+		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",
+			Interval: Duration(5 * time.Second), VerifyURL: "http://127.0.0.1:8025/verificar"},
 	}
 }
 
@@ -236,6 +252,29 @@ func (c *Config) validate() []Problem {
 	case "auto", "mboxrd", "mboxo", "mboxcl2":
 	default:
 		bad("import.mbox_format", "want auto, mboxrd, mboxo or mboxcl2, got %q", c.Import.MboxFormat)
+	}
+	if strings.TrimSpace(c.Evidence.Issuer) == "" {
+		bad("evidence.issuer", "must name the institution")
+	}
+	switch c.Evidence.TSA {
+	case "builtin":
+	case "url":
+		if !strings.HasPrefix(c.Evidence.TSAURL, "https://") && !strings.HasPrefix(c.Evidence.TSAURL, "http://") {
+			bad("evidence.tsa_url", "want the http(s) URL of an RFC 3161 timestamp authority")
+		}
+		if c.Evidence.TSACAFile == "" {
+			bad("evidence.tsa_ca_file", "an external TSA needs its trust anchor (PEM)")
+		} else if _, err := os.Stat(c.Evidence.TSACAFile); err != nil {
+			bad("evidence.tsa_ca_file", "%v", err)
+		}
+	default:
+		bad("evidence.tsa", "want builtin or url, got %q", c.Evidence.TSA)
+	}
+	if c.Evidence.TSAPolicy != "" && !regexp.MustCompile(`^[0-9]+(\.[0-9]+)+$`).MatchString(c.Evidence.TSAPolicy) {
+		bad("evidence.tsa_policy", "want an OID such as 2.16.484.101.10.316.2.1")
+	}
+	if time.Duration(c.Evidence.Interval) < time.Second {
+		bad("evidence.interval", "want at least 1s")
 	}
 	return ps
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/notary"
+)
+
+// notaryFor returns the configured timestamp authority and the PEM trust anchors
+// that verifiers need for its tokens.
+func (m *Main) notaryFor(a *archive.Archive) (archive.Notary, []string, error) {
+	ev := m.Config.Evidence
+	switch ev.TSA {
+	case "url":
+		pemBytes, err := os.ReadFile(ev.TSACAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evidence.tsa_ca_file: %w", err)
+		}
+		roots, anchors, err := certPool(pemBytes)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evidence.tsa_ca_file %s: %w", ev.TSACAFile, err)
+		}
+		c := &notary.Client{URL: ev.TSAURL, Roots: roots, Username: ev.TSAUsername}
+		if ev.TSAPasswordFile != "" {
+			pw, err := os.ReadFile(ev.TSAPasswordFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("evidence.tsa_password_file: %w", err)
+			}
+			c.Password = strings.TrimSpace(string(pw))
+		}
+		if ev.TSAPolicy != "" {
+			c.Policy, err = parseOID(ev.TSAPolicy)
+			if err != nil {
+				return nil, nil, fmt.Errorf("evidence.tsa_policy: %w", err)
+			}
+		}
+		return c, anchors, nil
+	default:
+		auth, err := notary.LoadAuthority(archive.Layout{Dir: a.Dir()}.TSADir(), notary.AuthorityOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("built-in TSA: %w", err)
+		}
+		return auth, []string{string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: auth.CACert().Raw}))}, nil
+	}
+}
+
+// stampLatest timestamps the latest checkpoint with the configured authority.
+func (m *Main) stampLatest(ctx context.Context, a *archive.Archive) error {
+	if err := archive.InitEvidence(a.Dir(), m.Config.Evidence.Issuer, nowUTC()); err != nil {
+		return err
+	}
+	n, _, err := m.notaryFor(a)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	_, err = a.Stamp(sctx, n)
+	return err
+}
+
+func certPool(pemBytes []byte) (*x509.CertPool, []string, error) {
+	pool := x509.NewCertPool()
+	var anchors []string
+	for rest := pemBytes; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		pool.AddCert(c)
+		anchors = append(anchors, string(pem.EncodeToMemory(blk)))
+	}
+	if len(anchors) == 0 {
+		return nil, nil, errors.New("no PEM certificate")
+	}
+	return pool, anchors, nil
+}
+
+func readCerts(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		// DER, as certificates often come
+		c, err := x509.ParseCertificate(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: no PEM or DER certificate", path)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	var oid asn1.ObjectIdentifier
+	for _, p := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("bad OID %q", s)
+		}
+		oid = append(oid, n)
+	}
+	if len(oid) < 2 {
+		return nil, fmt.Errorf("bad OID %q", s)
+	}
+	return oid, nil
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resguardo/resguardo/internal/corpustest"
+)
+
+func needOpenSSL(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		corpustest.Require(t, "openssl is not installed")
+	}
+}
+
+// TestConstanciaEndToEnd imports the Spanish fixtures, issues constancias, verifies
+// them with our CLI and with OpenSSL (CMS signature and RFC 3161 token), and shows
+// that a changed message fails at the message step.
+func TestConstanciaEndToEnd(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	data := filepath.Join(t.TempDir(), "data")
+	mustCLI(t, "import", "--data", data, "testdata/es")
+	id := idOf(t, filepath.Join("testdata", "es", "oficio-licitacion.eml"))
+	out := t.TempDir()
+	mustCLI(t, "constancia", "--data", data, "--out", out, id[:10])
+	doc := filepath.Join(out, "constancia.json")
+	p7s := filepath.Join(out, "constancia.p7s")
+	for _, f := range []string{doc, p7s, filepath.Join(out, "constancia.pdf")} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	pdf, _ := os.ReadFile(filepath.Join(out, "constancia.pdf"))
+	if !strings.HasPrefix(string(pdf), "%PDF-") {
+		t.Fatal("constancia.pdf is not a PDF")
+	}
+	keys := filepath.Join(data, "keys")
+	pub := filepath.Join(keys, "ledger.pub")
+	tsaCA := filepath.Join(keys, "tsa", "ca.pem")
+	ca := filepath.Join(keys, "cert", "ca.pem")
+	msg := filepath.Join("testdata", "es", "oficio-licitacion.eml")
+
+	res := mustCLI(t, "verify", msg, doc, "--p7s", p7s, "--log-key", pub, "--tsa-ca", tsaCA, "--ca", ca, "--lang", "es")
+	if strings.Count(res, "✓") != 8 || strings.Contains(res, "✗") || strings.Contains(res, "aviso") || !strings.Contains(res, "VERIFICADA") {
+		t.Fatalf("verify:\n%s", res)
+	}
+	// Independent checks with OpenSSL.
+	if b, err := exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", p7s,
+		"-content", doc, "-CAfile", ca, "-out", os.DevNull).CombinedOutput(); err != nil || !strings.Contains(string(b), "Verification successful") {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, b)
+	}
+	var c struct {
+		Timestamp struct {
+			Digest string `json:"digest_sha256"`
+			Token  string `json:"token"`
+		} `json:"timestamp"`
+	}
+	raw, _ := os.ReadFile(doc)
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := base64.StdEncoding.DecodeString(c.Timestamp.Token)
+	tokFile := filepath.Join(out, "sello.tst")
+	os.WriteFile(tokFile, tok, 0o644)
+	if b, err := exec.Command("openssl", "ts", "-verify", "-digest", c.Timestamp.Digest, "-in", tokFile, "-token_in",
+		"-CAfile", tsaCA).CombinedOutput(); err != nil || !strings.Contains(string(b), "Verification: OK") {
+		t.Fatalf("openssl ts -verify: %v\n%s", err, b)
+	}
+	// A message that differs by one byte fails, naming the step.
+	bad := filepath.Join(out, "alterado.eml")
+	b, _ := os.ReadFile(msg)
+	b[len(b)/2] ^= 0x20
+	os.WriteFile(bad, b, 0o644)
+	res, errOut, code := cli(t, "verify", bad, doc, "--log-key", pub, "--tsa-ca", tsaCA)
+	if code != 1 || !strings.Contains(errOut, `"message"`) || !strings.Contains(res, "✗") {
+		t.Fatalf("altered message: exit %d\n%s\n%s", code, res, errOut)
+	}
+	// The constancia signature fails when the JSON is edited after signing.
+	edited := strings.Replace(string(raw), "Licitaci", "Licitazi", 1)
+	os.WriteFile(filepath.Join(out, "editada.json"), []byte(edited), 0o644)
+	_, errOut, code = cli(t, "verify", msg, filepath.Join(out, "editada.json"), "--p7s", p7s, "--log-key", pub, "--tsa-ca", tsaCA, "--ca", ca)
+	if code != 1 {
+		t.Fatalf("edited constancia: exit %d %s", code, errOut)
+	}
+}
+
+// TestConstanciaPendingAndConsistency: a record whose checkpoint is not stamped is
+// pending; ledger consistency proves growth between two sizes.
+func TestLedgerConsistencyCLI(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	mustCLI(t, "import", "--data", data, "testdata/es/oficio-licitacion.eml")
+	mustCLI(t, "import", "--data", data, "testdata/es")
+	out := mustCLI(t, "ledger", "consistency", "--data", data, "1", "5", "--json")
+	var c ledgerConsistency
+	if err := json.Unmarshal([]byte(out), &c); err != nil || !c.Verified || c.OldSize != 1 || c.NewSize != 5 {
+		t.Fatalf("%v %s", err, out)
+	}
+	if _, _, code := cli(t, "ledger", "consistency", "--data", data, "5", "1"); code != 2 {
+		t.Fatalf("backwards consistency: exit %d", code)
+	}
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/constancia"
+)
+
+// stepNames are the verification steps as people read them.
+var stepNames = map[string][2]string{
+	constancia.StepDocument:   {"Constancia legible", "Constancia readable"},
+	constancia.StepMessage:    {"El mensaje es el de la constancia (SHA-256)", "The message is the one in the constancia (SHA-256)"},
+	constancia.StepMetadata:   {"Metadatos íntegros", "Metadata intact"},
+	constancia.StepEntry:      {"Entrada de la bitácora corresponde al mensaje", "Ledger entry matches the message"},
+	constancia.StepCheckpoint: {"Punto de control firmado por la bitácora", "Checkpoint signed by the ledger"},
+	constancia.StepInclusion:  {"Prueba de inclusión en el árbol de Merkle", "Merkle inclusion proof"},
+	constancia.StepTimestamp:  {"Sello de tiempo RFC 3161 sobre el punto de control", "RFC 3161 timestamp over the checkpoint"},
+	constancia.StepSignature:  {"Firma CMS de la constancia", "CMS signature of the constancia"},
+}
+
+func runVerify(ctx context.Context, m *Main, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	p7sPath := fs.String("p7s", "", "constancia.p7s to check as well")
+	logKey := fs.String("log-key", "", "the ledger's public key (text, or a file holding it) to pin")
+	tsaCA := fs.String("tsa-ca", "", "PEM/DER certificate(s) of the timestamp authority to trust")
+	caPath := fs.String("ca", "", "PEM/DER certificate(s) of the institution's CA, for --p7s")
+	jsonOut := fs.Bool("json", false, "print the report as JSON")
+	pos, err := m.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return &exitError{code: 2, err: errors.New("usage: resguardo verify MESSAGE.eml constancia.json [--p7s F] [--log-key K] [--tsa-ca F] [--ca F]")}
+	}
+	msg, err := os.ReadFile(pos[0])
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	doc, err := os.ReadFile(pos[1])
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	opt := constancia.Options{Now: time.Now()}
+	if *logKey != "" {
+		opt.LogKey = *logKey
+		if b, err := os.ReadFile(*logKey); err == nil {
+			opt.LogKey = strings.TrimSpace(string(b))
+		}
+	}
+	if *tsaCA != "" {
+		if opt.TSARoots, err = readCerts(*tsaCA); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--tsa-ca: %w", err)}
+		}
+	}
+	if *caPath != "" {
+		if opt.CARoots, err = readCerts(*caPath); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--ca: %w", err)}
+		}
+	}
+	if *p7sPath != "" {
+		if opt.P7S, err = os.ReadFile(*p7sPath); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
+	rep := constancia.Verify(msg, doc, opt)
+	if *jsonOut {
+		if err := writeJSON(m, rep); err != nil {
+			return err
+		}
+	} else {
+		m.printReport(rep)
+	}
+	if !rep.OK {
+		return &exitError{code: 1, err: fmt.Errorf("verification failed at step %q", rep.Failed())}
+	}
+	return nil
+}
+
+func (m *Main) printReport(r *constancia.Report) {
+	en := m.P.Lang == "en"
+	for _, s := range r.Steps {
+		mark := "✓"
+		if !s.OK {
+			mark = "✗"
+		}
+		name := stepNames[s.Key][0]
+		if en {
+			name = stepNames[s.Key][1]
+		}
+		fmt.Fprintf(m.Stdout, "%s %s\n    %s\n", mark, name, s.Detail)
+	}
+	for _, w := range r.Warnings {
+		if en {
+			fmt.Fprintf(m.Stdout, "! %s\n", w)
+		} else {
+			fmt.Fprintf(m.Stdout, "! aviso: %s\n", w)
+		}
+	}
+	if r.OK {
+		t := r.Time.UTC().Format(time.RFC3339)
+		if en {
+			fmt.Fprintf(m.Stdout, "\nVERIFIED: these exact bytes were entry %d of the ledger no later than %s (timestamp by %s) and have not changed since.\n", r.Index, t, r.Authority)
+		} else {
+			fmt.Fprintf(m.Stdout, "\nVERIFICADA: estos bytes exactos eran la entrada %d de la bitácora a más tardar el %s (sello de %s) y no han cambiado desde entonces.\n", r.Index, t, r.Authority)
+		}
+	}
+}

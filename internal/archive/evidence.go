@@ -1,0 +1,111 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/catalog"
+	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/keys"
+	"github.com/resguardo/resguardo/internal/ledger"
+	"github.com/resguardo/resguardo/internal/notary"
+)
+
+// Notary timestamps a digest (internal/notary: the built-in TSA, an external TSA, a PSC).
+type Notary interface {
+	Timestamp(ctx context.Context, digest []byte) (*notary.Stamp, error)
+}
+
+// TSADir is where the built-in timestamp authority keeps its CA and keys.
+func (l Layout) TSADir() string { return filepath.Join(l.Keys(), "tsa") }
+
+// InitEvidence creates what evidence needs when it is missing: the built-in TSA
+// (its own CA; the TSA certificate has the critical timeStamping EKU) and the
+// institution's certification key. Safe on existing data directories.
+func InitEvidence(dir, name string, now time.Time) error {
+	lay := Layout{dir}
+	if _, err := notary.LoadAuthority(lay.TSADir(), notary.AuthorityOptions{}); err != nil {
+		if err := notary.CreateAuthority(lay.TSADir(), notary.AuthorityOptions{Name: name + " TSA", Now: func() time.Time { return now }}); err != nil {
+			return fmt.Errorf("create the built-in TSA: %w", err)
+		}
+	}
+	if _, err := keys.InitCertification(lay.Keys(), name, now); err != nil {
+		return fmt.Errorf("create the certification key: %w", err)
+	}
+	return nil
+}
+
+// Stamp timestamps the latest checkpoint if it is not stamped yet and stores it. It
+// returns the stamped checkpoint (nil when the ledger is empty).
+func (a *Archive) Stamp(ctx context.Context, n Notary) (*catalog.Checkpoint, error) {
+	note, _ := a.Log.Checkpoint()
+	if note == nil {
+		return nil, nil
+	}
+	size, root := a.Log.Root()
+	if last, err := a.Cat.LatestCheckpoint(ctx); err == nil && last.Size >= size {
+		return last, nil
+	} else if err != nil && !errors.Is(err, catalog.ErrNoCheckpoint) {
+		return nil, err
+	}
+	d := sha256.Sum256(note)
+	st, err := n.Timestamp(ctx, d[:])
+	if err != nil {
+		return nil, fmt.Errorf("timestamp checkpoint %d: %w", size, err)
+	}
+	cp := catalog.Checkpoint{Size: size, Root: base64.StdEncoding.EncodeToString(root[:]), Note: note,
+		StampKind: "rfc3161", Token: st.Token, StampTime: st.Time, Authority: st.Authority, CreatedAt: a.now()}
+	if err := a.Cat.AddCheckpoint(ctx, cp); err != nil {
+		return nil, err
+	}
+	a.logger.Info("checkpoint timestamped", "size", size, "time", st.Time, "authority", st.Authority)
+	return &cp, nil
+}
+
+// ErrPending reports a record whose checkpoint is not timestamped yet.
+var ErrPending = errors.New("archive: the record's checkpoint is not timestamped yet (pending)")
+
+// ConstanciaInputs gathers what a record's constancia is made of.
+func (a *Archive) ConstanciaInputs(ctx context.Context, r *catalog.Record, issuer string, trustAnchors []string) (constancia.Inputs, error) {
+	var in constancia.Inputs
+	idx, entry, err := a.Cat.EntryOf(ctx, r.Seq)
+	if err != nil {
+		return in, err
+	}
+	if idx < 0 || idx >= a.Log.Size() {
+		return in, ErrPending
+	}
+	cp, err := a.Cat.CheckpointCovering(ctx, idx)
+	if errors.Is(err, catalog.ErrNoCheckpoint) {
+		return in, ErrPending
+	}
+	if err != nil {
+		return in, err
+	}
+	path, err := a.Log.ProveAt(idx, cp.Size)
+	if err != nil {
+		return in, err
+	}
+	c, err := ledger.ParseCheckpoint(cp.Note, a.Keys.LedgerVerifier())
+	if err != nil {
+		return in, fmt.Errorf("stored checkpoint %d: %w", cp.Size, err)
+	}
+	if th, err := a.Log.TreeHash(cp.Size); err != nil || th != c.Root {
+		return in, fmt.Errorf("stored checkpoint %d does not match the ledger: %w", cp.Size, ledger.ErrTampered)
+	}
+	d := sha256.Sum256(cp.Note)
+	return constancia.Inputs{
+		IssuerName: issuer, Instance: a.Format.Instance,
+		SHA256: r.SHA256, Size: r.Size, Metadata: r.Meta, MetaSHA256: r.MetaSHA256,
+		Origin: a.Format.Origin, PublicKey: a.Keys.LedgerPublicKey(),
+		Index: idx, Entry: entry, Path: path, Checkpoint: cp.Note,
+		Kind: "rfc3161", Token: cp.Token, StampDigest: hex.EncodeToString(d[:]), StampTime: cp.StampTime,
+		Authority: cp.Authority, TrustAnchors: trustAnchors, Now: a.now(),
+	}, nil
+}

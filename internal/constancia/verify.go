@@ -1,0 +1,194 @@
+package constancia
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/resguardo/resguardo/internal/ledger"
+	"github.com/resguardo/resguardo/internal/notary"
+)
+
+// Step keys, in the order Verify runs them.
+const (
+	StepDocument   = "document"
+	StepMessage    = "message"
+	StepMetadata   = "metadata"
+	StepEntry      = "entry"
+	StepCheckpoint = "checkpoint"
+	StepInclusion  = "inclusion"
+	StepTimestamp  = "timestamp"
+	StepSignature  = "signature"
+)
+
+// Step is one verification step.
+type Step struct {
+	Key    string `json:"step"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	OK        bool      `json:"ok"`
+	Steps     []Step    `json:"steps"`
+	Record    string    `json:"record,omitempty"`
+	Index     int64     `json:"index"`
+	TreeSize  int64     `json:"tree_size"`
+	Time      time.Time `json:"time"`
+	Authority string    `json:"authority,omitempty"`
+	Signers   []Signer  `json:"signers,omitempty"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// Failed returns the first failed step, or "".
+func (r *Report) Failed() string {
+	for _, s := range r.Steps {
+		if !s.OK {
+			return s.Key
+		}
+	}
+	return ""
+}
+
+// Options pins what Verify trusts.
+type Options struct {
+	LogKey   string              // note verifier key of the log; "" = the one in the constancia (not pinned)
+	TSARoots []*x509.Certificate // trust anchors for the timestamp; empty = the ones in the constancia (not pinned)
+	P7S      []byte              // CMS signature over the document, optional
+	CARoots  []*x509.Certificate // trust anchors for P7S; empty = the signer chain's own root (not pinned)
+	Now      time.Time           // for certificate validity of the CMS signer; zero = time.Now
+}
+
+// Verify checks a constancia (doc, its exact JSON bytes) for a message, offline. It
+// runs every step it can and reports each.
+func Verify(message, doc []byte, opt Options) *Report {
+	r := &Report{Index: -1}
+	add := func(key string, ok bool, format string, a ...any) bool {
+		r.Steps = append(r.Steps, Step{Key: key, OK: ok, Detail: fmt.Sprintf(format, a...)})
+		return ok
+	}
+	c, err := Parse(doc)
+	if !add(StepDocument, err == nil, "%s", errText(err, Format)) {
+		return r
+	}
+	r.Record, r.Index = c.Record.SHA256, c.Ledger.Index
+	sum := sha256.Sum256(message)
+	add(StepMessage, hex.EncodeToString(sum[:]) == c.Record.SHA256, "SHA-256 %x (constancia: %s)", sum, c.Record.SHA256)
+	msum := sha256.Sum256([]byte(c.Record.Metadata))
+	add(StepMetadata, hex.EncodeToString(msum[:]) == c.Record.MetaSHA256, "SHA-256 %x (constancia: %s)", msum, c.Record.MetaSHA256)
+
+	e, err := ledger.ParseRecordEntry([]byte(c.Ledger.Entry))
+	switch {
+	case err != nil:
+		add(StepEntry, false, "%v", err)
+	case e.SHA256 != c.Record.SHA256 || e.Size != c.Record.Size || e.MetaSHA256 != c.Record.MetaSHA256:
+		add(StepEntry, false, "the ledger entry describes another message or metadata")
+	default:
+		add(StepEntry, true, "entry %d: %s, %d bytes, archived %s via %s", c.Ledger.Index, e.SHA256[:16], e.Size, e.Time, e.Channel)
+	}
+
+	key := opt.LogKey
+	if key == "" {
+		key = c.Ledger.PublicKey
+		r.Warnings = append(r.Warnings, "log key taken from the constancia itself: pin it with --log-key")
+	} else if key != c.Ledger.PublicKey {
+		r.Warnings = append(r.Warnings, "the constancia names another log key than the pinned one")
+	}
+	p, perr := ledger.ParseProof([]byte(c.Ledger.Proof))
+	v, kerr := note.NewVerifier(key)
+	var cp ledger.Checkpoint
+	switch {
+	case perr != nil:
+		add(StepCheckpoint, false, "%v", perr)
+	case kerr != nil:
+		add(StepCheckpoint, false, "log key: %v", kerr)
+	default:
+		cp, err = ledger.VerifyProof(p, []byte(c.Ledger.Entry), v)
+		switch {
+		case errors.Is(err, ledger.ErrCheckpointSignature) || (err != nil && cp.Size == 0):
+			add(StepCheckpoint, false, "%v", err)
+		default:
+			add(StepCheckpoint, true, "signed by %s: tree of %d entries, root %s", v.Name(), cp.Size, cp.Root)
+			r.TreeSize = cp.Size
+			add(StepInclusion, err == nil && p.Index == c.Ledger.Index, "entry %d in the tree of %d: %s", p.Index, cp.Size, errText(err, "path verified"))
+		}
+	}
+
+	r.verifyTimestamp(c, p.Checkpoint, opt, add)
+	if opt.P7S != nil {
+		roots := x509.NewCertPool()
+		for _, ca := range opt.CARoots {
+			roots.AddCert(ca)
+		}
+		if len(opt.CARoots) == 0 {
+			roots = nil
+			r.Warnings = append(r.Warnings, "CMS signer chain not pinned: give the institution's CA certificate")
+		}
+		now := opt.Now
+		if now.IsZero() {
+			now = time.Now()
+		}
+		signers, err := VerifyCMS(opt.P7S, doc, roots, now)
+		r.Signers = signers
+		add(StepSignature, err == nil, "%s", errText(err, fmt.Sprintf("%d signer(s)", len(signers))))
+	}
+	r.OK = r.Failed() == ""
+	return r
+}
+
+func (r *Report) verifyTimestamp(c *Constancia, checkpoint []byte, opt Options, add func(string, bool, string, ...any) bool) {
+	d := sha256.Sum256(checkpoint)
+	if hex.EncodeToString(d[:]) != c.Timestamp.Digest || len(checkpoint) == 0 {
+		add(StepTimestamp, false, "the timestamp is over another checkpoint")
+		return
+	}
+	roots := opt.TSARoots
+	if len(roots) == 0 {
+		r.Warnings = append(r.Warnings, "timestamp authority taken from the constancia itself: pin it with --tsa-ca")
+		for _, p := range c.Timestamp.TrustAnchors {
+			if cert, err := parseCert([]byte(p)); err == nil {
+				roots = append(roots, cert)
+			}
+		}
+	}
+	pool := x509.NewCertPool()
+	for _, ca := range roots {
+		pool.AddCert(ca)
+	}
+	st, err := notary.Verify(c.Timestamp.Token, d[:], notary.VerifyOptions{Roots: pool, Hash: crypto.SHA256})
+	if err != nil {
+		add(StepTimestamp, false, "%v", err)
+		return
+	}
+	r.Time, r.Authority = st.Time, st.Authority
+	add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
+}
+
+func parseCert(b []byte) (*x509.Certificate, error) {
+	blk, _ := pem.Decode(bytes.TrimSpace(b))
+	if blk == nil {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
+
+func fingerprint(c *x509.Certificate) string {
+	s := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(s[:])
+}
+
+func errText(err error, ok string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return ok
+}
