@@ -10,7 +10,7 @@ import (
 func sample() *Constancia {
 	return Build(Inputs{
 		IssuerName: "Secretaría de Pruebas", Instance: "abc", SHA256: strings.Repeat("ab", 32), Size: 10,
-		Metadata: []byte(`{"v":1,"subject":"Acta <sesión> & anexos","from":[{"name":"Lic. Ana","address":"ana@ejemplo.gob.mx"}],"attachments":[{"filename":"acta.pdf","content_type":"application/pdf","size":3,"sha256":"cd"}]}`),
+		Metadata:   []byte(`{"v":1,"subject":"Acta <sesión> & anexos","from":[{"name":"Lic. Ana","address":"ana@ejemplo.gob.mx"}],"attachments":[{"filename":"acta.pdf","content_type":"application/pdf","size":3,"sha256":"cd"}]}`),
 		MetaSHA256: strings.Repeat("cd", 32), Origin: "x/y", PublicKey: "x/y+00000000+AA", Index: 3,
 		Entry: []byte(`{"v":1}`), Checkpoint: []byte("x/y\n4\nAAAA\n\n— x/y sig\n"), Kind: "rfc3161",
 		Token: []byte{0x30, 0x00}, StampDigest: strings.Repeat("0", 64), StampTime: time.Date(2026, 3, 5, 16, 0, 0, 0, time.UTC),
