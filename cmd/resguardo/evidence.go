@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/ledger"
 	"github.com/resguardo/resguardo/internal/notary"
 )
 
@@ -65,8 +66,30 @@ func (m *Main) stampLatest(ctx context.Context, a *archive.Archive) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	_, err = a.Stamp(sctx, n)
-	return err
+	cp, err := a.Stamp(sctx, n)
+	if err != nil || cp == nil {
+		return err
+	}
+	pub := ledger.Publication{Origin: a.Format.Origin, Size: cp.Size, Checkpoint: cp.Note, Token: cp.Token}
+	for _, p := range m.publishers() {
+		if err := p.Publish(sctx, pub); err != nil {
+			// Not fatal: the checkpoint is stamped and kept; `resguardo ledger publish`
+			// sends every stamped checkpoint again.
+			m.Logger.Warn("checkpoint not published", "destination", p.String(), "size", cp.Size, "err", err)
+		}
+	}
+	return nil
+}
+
+func (m *Main) publishers() []ledger.Publisher {
+	var ps []ledger.Publisher
+	for _, d := range m.Config.Evidence.PublishDirs {
+		ps = append(ps, ledger.DirPublisher{Dir: d})
+	}
+	for _, u := range m.Config.Evidence.PublishURLs {
+		ps = append(ps, ledger.HTTPPublisher{URL: u})
+	}
+	return ps
 }
 
 func certPool(pemBytes []byte) (*x509.CertPool, []string, error) {

@@ -49,10 +49,14 @@ func runLedger(ctx context.Context, m *Main, args []string) error {
 		return ledgerProveCmd(ctx, m, rest)
 	case "consistency":
 		return ledgerConsistencyCmd(ctx, m, rest)
+	case "audit":
+		return ledgerAuditCmd(ctx, m, rest)
+	case "publish":
+		return ledgerPublishCmd(ctx, m, rest)
 	case "":
-		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE | audit DIR... | publish [--dir D]")}
 	}
-	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove or consistency)", sub)}
+	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove, consistency, audit or publish)", sub)}
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }

@@ -42,7 +42,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		tz = time.UTC
 	}
 	h, err := web.New(web.Options{
-		Logger: m.Logger, TZ: tz,
+		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(),
 		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
 		Health: func(ctx context.Context) error {
 			_, err := a.Cat.Stats(ctx)

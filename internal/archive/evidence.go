@@ -42,7 +42,7 @@ func InitEvidence(dir, name string, now time.Time) error {
 }
 
 // Stamp timestamps the latest checkpoint if it is not stamped yet and stores it. It
-// returns the stamped checkpoint (nil when the ledger is empty).
+// returns the newly stamped checkpoint, or nil when there was nothing new to stamp.
 func (a *Archive) Stamp(ctx context.Context, n Notary) (*catalog.Checkpoint, error) {
 	note, _ := a.Log.Checkpoint()
 	if note == nil {
@@ -50,7 +50,7 @@ func (a *Archive) Stamp(ctx context.Context, n Notary) (*catalog.Checkpoint, err
 	}
 	size, root := a.Log.Root()
 	if last, err := a.Cat.LatestCheckpoint(ctx); err == nil && last.Size >= size {
-		return last, nil
+		return nil, nil
 	} else if err != nil && !errors.Is(err, catalog.ErrNoCheckpoint) {
 		return nil, err
 	}

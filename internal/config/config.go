@@ -83,6 +83,8 @@ type Evidence struct {
 	TSAPasswordFile string   `toml:"tsa_password_file"` // the password, from a file
 	Interval        Duration `toml:"interval"`          // serve: timestamp the latest checkpoint at most this often
 	VerifyURL       string   `toml:"verify_url"`        // public verification page printed on constancias
+	PublishDirs     []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
+	PublishURLs     []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
 }
 
 // Default returns the embedded defaults.
@@ -272,6 +274,11 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Evidence.TSAPolicy != "" && !regexp.MustCompile(`^[0-9]+(\.[0-9]+)+$`).MatchString(c.Evidence.TSAPolicy) {
 		bad("evidence.tsa_policy", "want an OID such as 2.16.484.101.10.316.2.1")
+	}
+	for _, u := range c.Evidence.PublishURLs {
+		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+			bad("evidence.publish_urls", "want http(s) URLs, got %q", u)
+		}
 	}
 	if time.Duration(c.Evidence.Interval) < time.Second {
 		bad("evidence.interval", "want at least 1s")

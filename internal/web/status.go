@@ -46,6 +46,8 @@ type Options struct {
 	Health HealthFunc
 	Logger *slog.Logger
 	TZ     *time.Location
+	// LedgerDir, when set, is served read-only under /ledger/ (C2SP tlog-tiles).
+	LedgerDir string
 }
 
 // Server is the HTTP handler.
@@ -73,6 +75,9 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /{$}", s.handleStatusPage)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /api/v1/status", s.handleStatusJSON)
+	if opt.LedgerDir != "" {
+		s.mux.Handle("/ledger/", LedgerHandler(opt.LedgerDir))
+	}
 	return s, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,36 @@ func TestHealthUnavailable(t *testing.T) {
 	}
 	if _, body := get(t, ts.URL+"/"); !strings.Contains(body, "Con fallas") {
 		t.Fatal("status page does not show the failure")
+	}
+}
+
+func TestLedgerHandler(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.MkdirAll(dir+"/tile/0/x001", 0o755)
+	os.MkdirAll(dir+"/tile/entries/000.p", 0o755)
+	os.WriteFile(dir+"/checkpoint", []byte("o\n1\nAAAA\n\n— o sig\n"), 0o644)
+	os.WriteFile(dir+"/tile/0/x001/234", []byte("tile"), 0o644)
+	os.WriteFile(dir+"/tile/entries/000.p/7", []byte("bundle"), 0o644)
+	os.WriteFile(dir+"/secret", []byte("no"), 0o644)
+	ts := httptest.NewServer(LedgerHandler(dir))
+	defer ts.Close()
+	for path, want := range map[string]int{
+		"/ledger/checkpoint": 200, "/ledger/tile/0/x001/234": 200, "/ledger/tile/entries/000.p/7": 200,
+		"/ledger/secret": 404, "/ledger/../secret": 404, "/ledger/tile/0/x001/235": 404, "/ledger/tile/0/1234": 404,
+		"/ledger/tile/0/000.p/256": 404, "/ledger/tile/64/000": 404,
+	} {
+		resp, body := get(t, ts.URL+path)
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d %q, want %d", path, resp.StatusCode, body, want)
+		}
+	}
+	resp, _ := get(t, ts.URL+"/ledger/tile/0/x001/234")
+	if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("full tile cache-control %q", resp.Header.Get("Cache-Control"))
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/ledger/checkpoint", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 {
+		t.Errorf("POST: %v %v", resp.StatusCode, err)
 	}
 }
