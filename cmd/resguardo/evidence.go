@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/ledger"
 	"github.com/resguardo/resguardo/internal/notary"
+	"github.com/resguardo/resguardo/internal/web"
 )
 
 // notaryFor returns the configured timestamp authority and the PEM trust anchors
@@ -159,4 +162,36 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 		return nil, fmt.Errorf("bad OID %q", s)
 	}
 	return oid, nil
+}
+
+// pinnedVerifier verifies constancias with this institution's own trust anchors:
+// its ledger key, its timestamp authority and its certification CA (the public
+// verification page uses it).
+func (m *Main) pinnedVerifier(a *archive.Archive) (web.VerifyFunc, error) {
+	if err := archive.InitEvidence(a.Dir(), m.Config.Evidence.Issuer, nowUTC()); err != nil {
+		return nil, err
+	}
+	_, anchors, err := m.notaryFor(a)
+	if err != nil {
+		return nil, err
+	}
+	var tsaRoots []*x509.Certificate
+	for _, p := range anchors {
+		blk, _ := pem.Decode([]byte(p))
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			tsaRoots = append(tsaRoots, c)
+		}
+	}
+	cert, err := keys.LoadCertification(archive.Layout{Dir: a.Dir()}.Keys())
+	if err != nil {
+		return nil, err
+	}
+	logKey := a.Keys.LedgerPublicKey()
+	return func(msg, doc, p7s []byte) *constancia.Report {
+		opt := constancia.Options{LogKey: logKey, TSARoots: tsaRoots, Now: time.Now()}
+		if len(p7s) > 0 {
+			opt.P7S, opt.CARoots = p7s, []*x509.Certificate{cert.CA}
+		}
+		return constancia.Verify(msg, doc, opt)
+	}, nil
 }

@@ -36,13 +36,17 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		m.printLayout(a.Format, false)
 	}
 
+	verify, err := m.pinnedVerifier(a)
+	if err != nil {
+		return err
+	}
 	started := time.Now()
 	tz, err := time.LoadLocation("America/Mexico_City")
 	if err != nil {
 		tz = time.UTC
 	}
 	h, err := web.New(web.Options{
-		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(),
+		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(), Verify: verify,
 		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
 		Health: func(ctx context.Context) error {
 			_, err := a.Cat.Stats(ctx)

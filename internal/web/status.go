@@ -48,6 +48,8 @@ type Options struct {
 	TZ     *time.Location
 	// LedgerDir, when set, is served read-only under /ledger/ (C2SP tlog-tiles).
 	LedgerDir string
+	// Verify, when set, enables the public verification page at /verificar.
+	Verify VerifyFunc
 }
 
 // Server is the HTTP handler.
@@ -75,6 +77,10 @@ func New(opt Options) (*Server, error) {
 	s.mux.HandleFunc("GET /{$}", s.handleStatusPage)
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /api/v1/status", s.handleStatusJSON)
+	if opt.Verify != nil {
+		s.mux.HandleFunc("GET /verificar", s.handleVerifyForm)
+		s.mux.HandleFunc("POST /verificar", s.handleVerify)
+	}
 	if opt.LedgerDir != "" {
 		s.mux.Handle("/ledger/", LedgerHandler(opt.LedgerDir))
 	}

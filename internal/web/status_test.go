@@ -1,16 +1,20 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/constancia"
 )
 
 func newTestServer(t *testing.T, healthy bool) *httptest.Server {
@@ -116,5 +120,55 @@ func TestLedgerHandler(t *testing.T) {
 	req, _ := http.NewRequest("POST", ts.URL+"/ledger/checkpoint", nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 405 {
 		t.Errorf("POST: %v %v", resp.StatusCode, err)
+	}
+}
+
+func TestVerifyPage(t *testing.T) {
+	t.Parallel()
+	var got [3][]byte
+	s, err := New(Options{
+		Status: func(context.Context) (Status, error) { return Status{}, nil },
+		Health: func(context.Context) error { return nil },
+		Verify: func(msg, doc, p7s []byte) *constancia.Report {
+			got = [3][]byte{msg, doc, p7s}
+			return &constancia.Report{OK: string(msg) == "bueno", Steps: []constancia.Step{{Key: "message", OK: string(msg) == "bueno", Detail: "d"}}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	post := func(fields map[string]string) (int, string) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		for k, v := range fields {
+			w, _ := mw.CreateFormFile(k, k+".bin")
+			w.Write([]byte(v))
+		}
+		mw.Close()
+		resp, err := http.Post(ts.URL+"/verificar", mw.FormDataContentType(), &b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	if code, body := post(map[string]string{"mensaje": "bueno", "constancia": "{}", "firma": "p7"}); code != 200 || !strings.Contains(body, "VERIFICADA") || string(got[2]) != "p7" {
+		t.Fatalf("valid: %d\n%s", code, body)
+	}
+	if code, body := post(map[string]string{"mensaje": "malo", "constancia": "{}"}); code != 200 || !strings.Contains(body, "NO VERIFICADA") || !strings.Contains(body, "✗") {
+		t.Fatalf("invalid: %d\n%s", code, body)
+	}
+	if code, _ := post(map[string]string{"mensaje": "x"}); code != 400 {
+		t.Fatalf("missing constancia: %d", code)
+	}
+	resp, err := http.Post(ts.URL+"/verificar", "text/plain", strings.NewReader("x"))
+	if err != nil || resp.StatusCode != 400 {
+		t.Fatalf("not multipart: %v %v", resp.StatusCode, err)
+	}
+	if resp, body := get(t, ts.URL+"/verificar?id=abc<script>"); resp.StatusCode != 200 || strings.Contains(body, "<script>") {
+		t.Fatalf("form must escape the id: %s", body)
 	}
 }
