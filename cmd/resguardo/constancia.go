@@ -7,22 +7,45 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/efirma"
 	"github.com/resguardo/resguardo/internal/keys"
 )
 
 func runConstancia(ctx context.Context, m *Main, args []string) error {
 	fs := flag.NewFlagSet("constancia", flag.ContinueOnError)
 	out := fs.String("out", ".", "directory for constancia.json, constancia.p7s and constancia.pdf")
+	cosignCer := fs.String("cosign-cer", "", "e.firma certificate (.cer) of the official who certifies")
+	cosignKey := fs.String("cosign-key", "", "e.firma private key (.key)")
+	cosignPass := fs.String("cosign-password-file", "", "file holding the e.firma password (else $RESGUARDO_EFIRMA_PASSWORD, else asked on the terminal)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := oneID("constancia", pos); err != nil {
 		return err
+	}
+	var cosigners []constancia.Cosigner
+	if (*cosignCer == "") != (*cosignKey == "") {
+		return &exitError{code: 2, err: errors.New("constancia: --cosign-cer and --cosign-key go together")}
+	}
+	if *cosignCer != "" {
+		pw, err := m.efirmaPassword(*cosignPass)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		cert, key, err := efirma.Load(*cosignCer, *cosignKey, pw, time.Now())
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		cosigners = append(cosigners, constancia.Cosigner{Cert: cert, Key: key})
+		fmt.Fprintf(m.Stderr, "co-firma: %s\n", efirma.IdentityOf(cert))
 	}
 	a, err := m.openArchive(ctx, false, "")
 	if err != nil {
@@ -65,7 +88,7 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	p7s, err := constancia.Sign(doc, cert.Cert, cert.Key, nil)
+	p7s, err := constancia.Sign(doc, cert.Cert, cert.Key, nil, cosigners...)
 	if err != nil {
 		return err
 	}
@@ -83,4 +106,26 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 		fmt.Fprintln(m.Stdout, path)
 	}
 	return nil
+}
+
+// efirmaPassword reads the e.firma password from a file, the environment, or the
+// terminal (never echoed, never logged).
+func (m *Main) efirmaPassword(file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--cosign-password-file: %w", err)
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	if pw := m.Getenv("RESGUARDO_EFIRMA_PASSWORD"); pw != "" {
+		return []byte(pw), nil
+	}
+	if f, ok := m.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(m.Stderr, "Contraseña de la e.firma: ")
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(m.Stderr)
+		return pw, err
+	}
+	return nil, errors.New("e.firma password: give --cosign-password-file or $RESGUARDO_EFIRMA_PASSWORD")
 }

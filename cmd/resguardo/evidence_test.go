@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/resguardo/resguardo/internal/corpustest"
+	"github.com/resguardo/resguardo/internal/efirma/efirmatest"
 )
 
 func needOpenSSL(t *testing.T) {
@@ -156,5 +157,52 @@ func TestLedgerAuditCatchesRewrite(t *testing.T) {
 	os.WriteFile(published[0], b, 0o644)
 	if _, _, code := cli(t, "ledger", "audit", "--data", data, pub); code != 1 {
 		t.Fatalf("altered published checkpoint: exit %d", code)
+	}
+}
+
+// TestEfirmaCosign: an official co-signs a constancia with an e.firma in the SAT
+// formats (key encrypted by OpenSSL); our verify names them and OpenSSL accepts both
+// signatures.
+func TestEfirmaCosign(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	dir := t.TempDir()
+	f, err := efirmatest.Make(dir, "des3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte(f.Password+"\n"), 0o600)
+	data := filepath.Join(dir, "data")
+	mustCLI(t, "import", "--data", data, "testdata/es")
+	msg := filepath.Join("testdata", "es", "oficio-licitacion.eml")
+	out := filepath.Join(dir, "c")
+	mustCLI(t, "constancia", "--data", data, "--out", out, idOf(t, msg), "--cosign-cer", f.Cer, "--cosign-key", f.Key, "--cosign-password-file", pw)
+	keys := filepath.Join(data, "keys")
+	res := mustCLI(t, "verify", msg, filepath.Join(out, "constancia.json"), "--p7s", filepath.Join(out, "constancia.p7s"),
+		"--log-key", filepath.Join(keys, "ledger.pub"), "--tsa-ca", filepath.Join(keys, "tsa", "ca.pem"),
+		"--ca", filepath.Join(keys, "cert", "ca.pem")+","+f.CACert, "--lang", "es")
+	if !strings.Contains(res, "firmada por "+f.Name+" (RFC "+f.RFC+", CURP "+f.CURP+")") || !strings.Contains(res, "VERIFICADA") {
+		t.Fatalf("verify:\n%s", res)
+	}
+	// OpenSSL checks both signers against both CAs.
+	cas := filepath.Join(dir, "cas.pem")
+	a, _ := os.ReadFile(filepath.Join(keys, "cert", "ca.pem"))
+	b, _ := os.ReadFile(f.CACert)
+	os.WriteFile(cas, append(a, b...), 0o644)
+	if o, err := exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", filepath.Join(out, "constancia.p7s"),
+		"-content", filepath.Join(out, "constancia.json"), "-CAfile", cas, "-out", os.DevNull).CombinedOutput(); err != nil {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, o)
+	}
+	// Without the SAT's CA the co-signature is not trusted.
+	if _, _, code := cli(t, "verify", msg, filepath.Join(out, "constancia.json"), "--p7s", filepath.Join(out, "constancia.p7s"),
+		"--ca", filepath.Join(keys, "cert", "ca.pem")); code != 1 {
+		t.Fatalf("untrusted co-signer: exit %d", code)
+	}
+	// A wrong password is refused clearly.
+	os.WriteFile(pw, []byte("otra"), 0o600)
+	_, errOut, code := cli(t, "constancia", "--data", data, "--out", out, idOf(t, msg), "--cosign-cer", f.Cer, "--cosign-key", f.Key, "--cosign-password-file", pw)
+	if code != 1 || !strings.Contains(errOut, "wrong password") {
+		t.Fatalf("wrong password: exit %d %s", code, errOut)
 	}
 }

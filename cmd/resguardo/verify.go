@@ -29,7 +29,7 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	p7sPath := fs.String("p7s", "", "constancia.p7s to check as well")
 	logKey := fs.String("log-key", "", "the ledger's public key (text, or a file holding it) to pin")
 	tsaCA := fs.String("tsa-ca", "", "PEM/DER certificate(s) of the timestamp authority to trust")
-	caPath := fs.String("ca", "", "PEM/DER certificate(s) of the institution's CA, for --p7s")
+	caPath := fs.String("ca", "", "PEM/DER certificate(s) trusted for --p7s signers: the institution's CA, and the SAT's for e.firma co-signatures (comma-separated files)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -58,10 +58,15 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 			return &exitError{code: 2, err: fmt.Errorf("--tsa-ca: %w", err)}
 		}
 	}
-	if *caPath != "" {
-		if opt.CARoots, err = readCerts(*caPath); err != nil {
+	for _, f := range strings.Split(*caPath, ",") {
+		if f == "" {
+			continue
+		}
+		certs, err := readCerts(f)
+		if err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--ca: %w", err)}
 		}
+		opt.CARoots = append(opt.CARoots, certs...)
 	}
 	if *p7sPath != "" {
 		if opt.P7S, err = os.ReadFile(*p7sPath); err != nil {
@@ -94,6 +99,17 @@ func (m *Main) printReport(r *constancia.Report) {
 			name = stepNames[s.Key][1]
 		}
 		fmt.Fprintf(m.Stdout, "%s %s\n    %s\n", mark, name, s.Detail)
+	}
+	for _, sg := range r.Signers {
+		who := sg.Subject
+		if sg.RFC != "" {
+			who += " (RFC " + sg.RFC + ", CURP " + sg.CURP + ")"
+		}
+		if en {
+			fmt.Fprintf(m.Stdout, "  signed by %s on %s\n", who, sg.SigningTime.Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(m.Stdout, "  firmada por %s el %s\n", who, sg.SigningTime.Format(time.RFC3339))
+		}
 	}
 	for _, w := range r.Warnings {
 		if en {
