@@ -61,7 +61,7 @@ func Make(dir, cipher string) (Files, error) {
 			{Type: asn1.ObjectIdentifier{2, 5, 4, 5}, Value: f.CURP},
 		}},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(4, 0, 0),
-		KeyUsage:  x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
