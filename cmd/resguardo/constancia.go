@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	cosignCer := fs.String("cosign-cer", "", "e.firma certificate (.cer) of the official who certifies")
 	cosignKey := fs.String("cosign-key", "", "e.firma private key (.key)")
 	cosignPass := fs.String("cosign-password-file", "", "file holding the e.firma password (else $RESGUARDO_EFIRMA_PASSWORD, else asked on the terminal)")
+	ownPSC := fs.Bool("psc", false, "also obtain a NOM-151 constancia de conservación from the PSC for this message's own hash (constancia-nom151.asn1)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
 		return err
@@ -71,6 +73,25 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	in.VerifyURL = m.Config.Evidence.VerifyURL
+	psc, pscAnchors, err := m.pscFor()
+	if err != nil {
+		return err
+	}
+	if err := a.AnchorInputs(ctx, &in, pscAnchors); err != nil {
+		return err
+	}
+	var own []byte
+	if *ownPSC {
+		if psc == nil {
+			return &exitError{code: 2, err: errors.New("constancia --psc: no PSC configured (evidence.psc.url)")}
+		}
+		sum, _ := hex.DecodeString(r.SHA256)
+		st, err := psc.Timestamp(ctx, sum)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		own = st.Token
+	}
 	c := constancia.Build(in)
 	doc, err := c.Marshal()
 	if err != nil {
@@ -98,7 +119,10 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"constancia.json", doc}, {"constancia.p7s", p7s}, {"constancia.pdf", pdf}} {
+	}{{"constancia.json", doc}, {"constancia.p7s", p7s}, {"constancia.pdf", pdf}, {"constancia-nom151.asn1", own}} {
+		if f.data == nil {
+			continue
+		}
 		path := filepath.Join(*out, f.name)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			return err

@@ -195,3 +195,46 @@ func (m *Main) pinnedVerifier(a *archive.Archive) (web.VerifyFunc, error) {
 		return constancia.Verify(msg, doc, opt)
 	}, nil
 }
+
+// pscFor returns the configured PSC (nil when none) and its pinned certificates.
+func (m *Main) pscFor() (*notary.PSC, []string, error) {
+	c := m.Config.Evidence.PSC
+	if c.URL == "" {
+		return nil, nil, nil
+	}
+	pemBytes, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evidence.psc.ca_file: %w", err)
+	}
+	roots, anchors, err := certPool(pemBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evidence.psc.ca_file %s: %w", c.CAFile, err)
+	}
+	p := &notary.PSC{Protocol: c.Protocol, URL: c.URL, Roots: roots, Username: c.Username,
+		RESTBody: c.RESTBody, RESTContentType: c.RESTContentType, RESTResponse: c.RESTResponse}
+	for _, f := range []struct {
+		path string
+		dst  *string
+	}{{c.PasswordFile, &p.Password}, {c.BearerTokenFile, &p.BearerToken}} {
+		if f.path != "" {
+			b, err := os.ReadFile(f.path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("evidence.psc: %w", err)
+			}
+			*f.dst = strings.TrimSpace(string(b))
+		}
+	}
+	return p, anchors, nil
+}
+
+// anchorLatest anchors the latest checkpoint with the PSC, when one is configured.
+func (m *Main) anchorLatest(ctx context.Context, a *archive.Archive) error {
+	psc, _, err := m.pscFor()
+	if err != nil || psc == nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	_, err = a.Anchor(sctx, psc)
+	return err
+}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/efirma/efirmatest"
+	"github.com/resguardo/resguardo/internal/notary"
 )
 
 func needOpenSSL(t *testing.T) {
@@ -204,5 +208,74 @@ func TestEfirmaCosign(t *testing.T) {
 	_, errOut, code := cli(t, "constancia", "--data", data, "--out", out, idOf(t, msg), "--cosign-cer", f.Cer, "--cosign-key", f.Key, "--cosign-password-file", pw)
 	if code != 1 || !strings.Contains(errOut, "wrong password") {
 		t.Fatalf("wrong password: exit %d %s", code, errOut)
+	}
+}
+
+// TestPSCAnchor anchors the ledger with a stand-in PSC speaking a REST shape, issues
+// a constancia carrying the NOM-151 anchor and a per-message NOM-151 object, and
+// verifies both (ours and OpenSSL).
+func TestPSCAnchor(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	dir := t.TempDir()
+	pscDir := filepath.Join(dir, "psc")
+	if err := notary.CreateAuthority(pscDir, notary.AuthorityOptions{Name: "PSC de pruebas (NOM-151)"}); err != nil {
+		t.Fatal(err)
+	}
+	psc, err := notary.LoadAuthority(pscDir, notary.AuthorityOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Resumen string }
+		if r.Header.Get("Authorization") != "Bearer secreto" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		d, _ := hex.DecodeString(req.Resumen)
+		st, err := psc.Timestamp(r.Context(), d)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"asn1": base64.StdEncoding.EncodeToString(st.Token)})
+	}))
+	defer srv.Close()
+	tok := filepath.Join(dir, "token")
+	os.WriteFile(tok, []byte("secreto\n"), 0o600)
+	cfg := filepath.Join(dir, "resguardo.toml")
+	os.WriteFile(cfg, []byte(`[evidence.psc]
+url = "`+srv.URL+`"
+protocol = "rest"
+ca_file = "`+filepath.Join(pscDir, "ca.pem")+`"
+bearer_token_file = "`+tok+`"
+rest_body = '{"resumen":"{{.Hex}}"}'
+rest_response = "json:asn1"
+`), 0o644)
+	data := filepath.Join(dir, "data")
+	mustCLI(t, "import", "--data", data, "--config", cfg, "testdata/es")
+	if out := mustCLI(t, "ledger", "anchor", "--data", data, "--config", cfg); !strings.Contains(out, "anchored") {
+		t.Fatalf("anchor: %s", out)
+	}
+	msg := filepath.Join("testdata", "es", "mensaje-danado.eml")
+	out := filepath.Join(dir, "c")
+	mustCLI(t, "constancia", "--data", data, "--config", cfg, "--out", out, "--psc", idOf(t, msg))
+	keys := filepath.Join(data, "keys")
+	res := mustCLI(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", filepath.Join(keys, "ledger.pub"),
+		"--tsa-ca", filepath.Join(keys, "tsa", "ca.pem"), "--psc-ca", filepath.Join(pscDir, "ca.pem"), "--lang", "es")
+	if !strings.Contains(res, "✓ Constancia NOM-151") || strings.Contains(res, "✗") {
+		t.Fatalf("verify with anchor:\n%s", res)
+	}
+	// The anchor's PSC must be pinned: another CA fails the anchor step.
+	_, errOut, code := cli(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", filepath.Join(keys, "ledger.pub"),
+		"--tsa-ca", filepath.Join(keys, "tsa", "ca.pem"), "--psc-ca", filepath.Join(keys, "tsa", "ca.pem"))
+	if code != 1 || !strings.Contains(errOut, `"anchor"`) {
+		t.Fatalf("foreign PSC: exit %d %s", code, errOut)
+	}
+	// The per-message NOM-151 object, checked by OpenSSL over the message's own hash.
+	own := filepath.Join(out, "constancia-nom151.asn1")
+	if o, err := exec.Command("openssl", "ts", "-verify", "-digest", idOf(t, msg), "-in", own, "-token_in",
+		"-CAfile", filepath.Join(pscDir, "ca.pem")).CombinedOutput(); err != nil || !strings.Contains(string(o), "Verification: OK") {
+		t.Fatalf("openssl ts -verify of the NOM-151 object: %v\n%s", err, o)
 	}
 }

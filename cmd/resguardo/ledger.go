@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -53,10 +54,12 @@ func runLedger(ctx context.Context, m *Main, args []string) error {
 		return ledgerAuditCmd(ctx, m, rest)
 	case "publish":
 		return ledgerPublishCmd(ctx, m, rest)
+	case "anchor":
+		return ledgerAnchorCmd(ctx, m, rest)
 	case "":
-		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE | audit DIR... | publish [--dir D]")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE | audit DIR... | publish [--dir D] | anchor")}
 	}
-	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove, consistency, audit or publish)", sub)}
+	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove, consistency, audit, publish or anchor)", sub)}
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
@@ -256,5 +259,35 @@ func ledgerConsistencyCmd(ctx context.Context, m *Main, args []string) error {
 	} else {
 		fmt.Fprintln(m.Stdout, "Consistente: el árbol de", cur, "entradas extiende al de", old, "sin modificarlo.")
 	}
+	return nil
+}
+
+// ledgerAnchorCmd anchors the latest checkpoint with the configured PSC now.
+func ledgerAnchorCmd(ctx context.Context, m *Main, args []string) error {
+	fs := flag.NewFlagSet("ledger anchor", flag.ContinueOnError)
+	if _, err := m.parse(fs, args); err != nil {
+		return err
+	}
+	psc, _, err := m.pscFor()
+	if err != nil {
+		return err
+	}
+	if psc == nil {
+		return &exitError{code: 2, err: errors.New("ledger anchor: no PSC configured (evidence.psc.url)")}
+	}
+	a, err := m.openArchive(ctx, true, "anchor")
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cp, err := a.Anchor(ctx, psc)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if cp == nil {
+		fmt.Fprintln(m.Stdout, "nothing new to anchor")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "checkpoint of %d entries anchored: %s, %s\n", cp.Size, cp.Authority, cp.StampTime.Format(time.RFC3339))
 	return nil
 }

@@ -71,6 +71,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	tick := time.NewTicker(m.Config.Evidence.Interval.D())
 	defer tick.Stop()
+	anchorTick := time.NewTicker(m.Config.Evidence.PSC.Interval.D())
+	defer anchorTick.Stop()
 	for {
 		select {
 		case err := <-errc:
@@ -83,6 +85,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			// here (once per size), so constancias wait at most one interval.
 			if err := m.stampLatest(ctx, a); err != nil {
 				m.Logger.Warn("checkpoint not timestamped", "err", err)
+			}
+		case <-anchorTick.C:
+			if err := m.anchorLatest(ctx, a); err != nil {
+				m.Logger.Warn("checkpoint not anchored with the PSC", "err", err)
 			}
 		case <-ctx.Done():
 			fmt.Fprintln(m.Stderr, m.P.T("serve.stopping"))

@@ -22,6 +22,7 @@ var stepNames = map[string][2]string{
 	constancia.StepInclusion:  {"Prueba de inclusión en el árbol de Merkle", "Merkle inclusion proof"},
 	constancia.StepTimestamp:  {"Sello de tiempo RFC 3161 sobre el punto de control", "RFC 3161 timestamp over the checkpoint"},
 	constancia.StepSignature:  {"Firma CMS de la constancia", "CMS signature of the constancia"},
+	constancia.StepAnchor:     {"Constancia NOM-151 de un PSC sobre un punto de control que incluye el mensaje", "NOM-151 constancia from a PSC over a checkpoint that includes the message"},
 }
 
 func runVerify(ctx context.Context, m *Main, args []string) error {
@@ -30,6 +31,7 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	logKey := fs.String("log-key", "", "the ledger's public key (text, or a file holding it) to pin")
 	tsaCA := fs.String("tsa-ca", "", "PEM/DER certificate(s) of the timestamp authority to trust")
 	caPath := fs.String("ca", "", "PEM/DER certificate(s) trusted for --p7s signers: the institution's CA, and the SAT's for e.firma co-signatures (comma-separated files)")
+	pscCA := fs.String("psc-ca", "", "PEM/DER certificate(s) of the accredited PSC, for a NOM-151 anchor")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -56,6 +58,11 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	if *tsaCA != "" {
 		if opt.TSARoots, err = readCerts(*tsaCA); err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--tsa-ca: %w", err)}
+		}
+	}
+	if *pscCA != "" {
+		if opt.PSCRoots, err = readCerts(*pscCA); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--psc-ca: %w", err)}
 		}
 	}
 	for _, f := range strings.Split(*caPath, ",") {

@@ -68,6 +68,53 @@ func (a *Archive) Stamp(ctx context.Context, n Notary) (*catalog.Checkpoint, err
 	return &cp, nil
 }
 
+// Anchor sends the latest checkpoint's hash to a PSC if it is newer than the last
+// anchored one, and stores the returned constancia de conservación unmodified. It
+// returns the new anchor, or nil when there was nothing new.
+func (a *Archive) Anchor(ctx context.Context, psc Notary) (*catalog.Checkpoint, error) {
+	note, _ := a.Log.Checkpoint()
+	if note == nil {
+		return nil, nil
+	}
+	size, root := a.Log.Root()
+	if last, err := a.Cat.LatestAnchor(ctx); err == nil && last.Size >= size {
+		return nil, nil
+	} else if err != nil && !errors.Is(err, catalog.ErrNoCheckpoint) {
+		return nil, err
+	}
+	d := sha256.Sum256(note)
+	st, err := psc.Timestamp(ctx, d[:])
+	if err != nil {
+		return nil, fmt.Errorf("anchor checkpoint %d with the PSC: %w", size, err)
+	}
+	cp := catalog.Checkpoint{Size: size, Root: base64.StdEncoding.EncodeToString(root[:]), Note: note, StampKind: "psc",
+		Token: st.Token, StampTime: st.Time, Authority: st.Authority, CreatedAt: a.now()}
+	if err := a.Cat.AddAnchor(ctx, cp); err != nil {
+		return nil, err
+	}
+	a.logger.Info("checkpoint anchored with NOM-151 constancia", "size", size, "time", st.Time, "psc", st.Authority)
+	return &cp, nil
+}
+
+// AnchorInputs adds to in the PSC anchor covering the record, if there is one yet.
+func (a *Archive) AnchorInputs(ctx context.Context, in *constancia.Inputs, trustAnchors []string) error {
+	cp, err := a.Cat.AnchorCovering(ctx, in.Index)
+	if errors.Is(err, catalog.ErrNoCheckpoint) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	path, err := a.Log.ProveAt(in.Index, cp.Size)
+	if err != nil {
+		return err
+	}
+	d := sha256.Sum256(cp.Note)
+	in.Anchor = &constancia.AnchorInputs{Path: path, Checkpoint: cp.Note, Token: cp.Token, StampDigest: hex.EncodeToString(d[:]),
+		StampTime: cp.StampTime, Authority: cp.Authority, TrustAnchors: trustAnchors}
+	return nil
+}
+
 // ErrPending reports a record whose checkpoint is not timestamped yet.
 var ErrPending = errors.New("archive: the record's checkpoint is not timestamped yet (pending)")
 

@@ -83,3 +83,42 @@ func (c *SQLite) Checkpoints(ctx context.Context, fn func(*Checkpoint) error) er
 	}
 	return rows.Err()
 }
+
+// AddAnchor stores a checkpoint anchored by a PSC (idempotent per size).
+func (c *SQLite) AddAnchor(ctx context.Context, cp Checkpoint) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO anchors (size, note, token, stamp_time, authority, created_at)
+		VALUES (?,?,?,?,?,?) ON CONFLICT (size) DO NOTHING`,
+		cp.Size, cp.Note, cp.Token, cp.StampTime.UnixNano(), cp.Authority, cp.CreatedAt.UnixNano())
+	if err != nil {
+		return fmt.Errorf("store anchor %d: %w", cp.Size, err)
+	}
+	return nil
+}
+
+func scanAnchor(sc interface{ Scan(...any) error }) (*Checkpoint, error) {
+	cp := Checkpoint{StampKind: "psc"}
+	var st, cr int64
+	if err := sc.Scan(&cp.Size, &cp.Note, &cp.Token, &st, &cp.Authority, &cr); err != nil {
+		return nil, err
+	}
+	cp.StampTime, cp.CreatedAt = time.Unix(0, st).UTC(), time.Unix(0, cr).UTC()
+	return &cp, nil
+}
+
+// AnchorCovering returns the smallest PSC-anchored checkpoint containing entry idx.
+func (c *SQLite) AnchorCovering(ctx context.Context, idx int64) (*Checkpoint, error) {
+	cp, err := scanAnchor(c.db.QueryRowContext(ctx, "SELECT size, note, token, stamp_time, authority, created_at FROM anchors WHERE size > ? ORDER BY size LIMIT 1", idx))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoCheckpoint
+	}
+	return cp, err
+}
+
+// LatestAnchor returns the newest PSC-anchored checkpoint.
+func (c *SQLite) LatestAnchor(ctx context.Context) (*Checkpoint, error) {
+	cp, err := scanAnchor(c.db.QueryRowContext(ctx, "SELECT size, note, token, stamp_time, authority, created_at FROM anchors ORDER BY size DESC LIMIT 1"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoCheckpoint
+	}
+	return cp, err
+}

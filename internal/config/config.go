@@ -85,6 +85,21 @@ type Evidence struct {
 	VerifyURL       string   `toml:"verify_url"`        // public verification page printed on constancias
 	PublishDirs     []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
 	PublishURLs     []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
+	PSC             PSC      `toml:"psc"`
+}
+
+// PSC configures NOM-151-SCFI-2016 anchoring with an accredited provider.
+type PSC struct {
+	URL             string   `toml:"url"`               // empty: no PSC
+	Protocol        string   `toml:"protocol"`          // rfc3161 or rest
+	CAFile          string   `toml:"ca_file"`           // the PSC's certificate(s), PEM, pinned
+	Interval        Duration `toml:"interval"`          // serve: anchor the latest checkpoint this often
+	Username        string   `toml:"username"`          // HTTP basic auth
+	PasswordFile    string   `toml:"password_file"`     //
+	BearerTokenFile string   `toml:"bearer_token_file"` // or a bearer token
+	RESTBody        string   `toml:"rest_body"`         // template over {{.Hex}} / {{.Base64}}
+	RESTContentType string   `toml:"rest_content_type"`
+	RESTResponse    string   `toml:"rest_response"` // der, base64 or json:FIELD
 }
 
 // Default returns the embedded defaults.
@@ -98,7 +113,8 @@ func Default() Config {
 		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
 		Import: Import{MboxFormat: "auto", BatchDelay: Duration(250 * time.Millisecond)},
 		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",
-			Interval: Duration(5 * time.Second), VerifyURL: "http://127.0.0.1:8025/verificar"},
+			Interval: Duration(5 * time.Second), VerifyURL: "http://127.0.0.1:8025/verificar",
+			PSC: PSC{Protocol: "rfc3161", Interval: Duration(time.Hour), RESTResponse: "json:constancia"}},
 	}
 }
 
@@ -278,6 +294,25 @@ func (c *Config) validate() []Problem {
 	for _, u := range c.Evidence.PublishURLs {
 		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			bad("evidence.publish_urls", "want http(s) URLs, got %q", u)
+		}
+	}
+	if psc := c.Evidence.PSC; psc.URL != "" {
+		if !strings.HasPrefix(psc.URL, "https://") && !strings.HasPrefix(psc.URL, "http://") {
+			bad("evidence.psc.url", "want the http(s) URL of the PSC")
+		}
+		if psc.Protocol != "rfc3161" && psc.Protocol != "rest" {
+			bad("evidence.psc.protocol", "want rfc3161 or rest, got %q", psc.Protocol)
+		}
+		if psc.CAFile == "" {
+			bad("evidence.psc.ca_file", "the PSC's certificate(s) must be pinned (PEM)")
+		} else if _, err := os.Stat(psc.CAFile); err != nil {
+			bad("evidence.psc.ca_file", "%v", err)
+		}
+		if time.Duration(psc.Interval) < time.Minute {
+			bad("evidence.psc.interval", "want at least 1m")
+		}
+		if r := psc.RESTResponse; r != "der" && r != "base64" && !strings.HasPrefix(r, "json:") {
+			bad("evidence.psc.rest_response", "want der, base64 or json:FIELD, got %q", r)
 		}
 	}
 	if time.Duration(c.Evidence.Interval) < time.Second {

@@ -28,12 +28,31 @@ type Inputs struct {
 	TrustAnchors         []string // PEM
 	VerifyURL            string
 	Now                  time.Time
+	Anchor               *AnchorInputs // a NOM-151 anchor covering the record, when there is one
+}
+
+// AnchorInputs is a PSC-anchored checkpoint covering the record.
+type AnchorInputs struct {
+	Path         tlog.RecordProof
+	Checkpoint   []byte
+	Token        []byte
+	StampDigest  string
+	StampTime    time.Time
+	Authority    string
+	TrustAnchors []string
 }
 
 // Build assembles the constancia document.
 func Build(in Inputs) *Constancia {
 	es, en := statements(in.IssuerName, in.SHA256, in.Index, in.StampTime, in.Authority)
+	var anchor *Anchor
+	if a := in.Anchor; a != nil {
+		anchor = &Anchor{Kind: "nom151", Proof: string(ledger.Proof{Index: in.Index, Path: a.Path, Checkpoint: a.Checkpoint}.Marshal()),
+			Timestamp: Timestamp{Kind: "nom151", Digest: a.StampDigest, Token: a.Token, Time: a.StampTime.UTC().Format(time.RFC3339Nano),
+				Authority: a.Authority, TrustAnchors: a.TrustAnchors}}
+	}
 	return &Constancia{
+		Anchor: anchor,
 		Format:      Format,
 		IssuedAt:    in.Now.UTC().Format(time.RFC3339),
 		Issuer:      Issuer{Name: in.IssuerName, Instance: in.Instance},

@@ -32,7 +32,17 @@ type Constancia struct {
 	Record      Record    `json:"record"`
 	Ledger      Ledger    `json:"ledger"`
 	Timestamp   Timestamp `json:"timestamp"`
+	Anchor      *Anchor   `json:"anchor,omitempty"`
 	VerifyURL   string    `json:"verify_url,omitempty"`
+}
+
+// Anchor is a checkpoint containing the record that an accredited PSC anchored with
+// a NOM-151-SCFI-2016 constancia de conservación (its object in Timestamp.Token,
+// unmodified), with the record's inclusion proof up to it.
+type Anchor struct {
+	Kind      string    `json:"kind"`  // "nom151"
+	Proof     string    `json:"proof"` // C2SP tlog-proof up to the anchored checkpoint
+	Timestamp Timestamp `json:"constancia"`
 }
 
 // Issuer names the archive that issued the constancia.

@@ -27,6 +27,7 @@ const (
 	StepInclusion  = "inclusion"
 	StepTimestamp  = "timestamp"
 	StepSignature  = "signature"
+	StepAnchor     = "anchor"
 )
 
 // Step is one verification step.
@@ -65,6 +66,7 @@ type Options struct {
 	TSARoots []*x509.Certificate // trust anchors for the timestamp; empty = the ones in the constancia (not pinned)
 	P7S      []byte              // CMS signature over the document, optional
 	CARoots  []*x509.Certificate // trust anchors for P7S; empty = the signer chain's own root (not pinned)
+	PSCRoots []*x509.Certificate // accredited PSC certificates for a NOM-151 anchor; empty = the ones in the constancia (not pinned)
 	Now      time.Time           // for certificate validity of the CMS signer; zero = time.Now
 }
 
@@ -123,7 +125,15 @@ func Verify(message, doc []byte, opt Options) *Report {
 		}
 	}
 
-	r.verifyTimestamp(c, p.Checkpoint, opt, add)
+	if st, err := r.verifyToken(c.Timestamp, p.Checkpoint, opt.TSARoots, "timestamp authority", "--tsa-ca"); err != nil {
+		add(StepTimestamp, false, "%v", err)
+	} else {
+		r.Time, r.Authority = st.Time, st.Authority
+		add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
+	}
+	if c.Anchor != nil && v != nil {
+		r.verifyAnchor(c, v, opt, add)
+	}
 	if opt.P7S != nil {
 		roots := x509.NewCertPool()
 		for _, ca := range opt.CARoots {
@@ -145,16 +155,16 @@ func Verify(message, doc []byte, opt Options) *Report {
 	return r
 }
 
-func (r *Report) verifyTimestamp(c *Constancia, checkpoint []byte, opt Options, add func(string, bool, string, ...any) bool) {
+// verifyToken checks an RFC 3161 token (or NOM-151 object) over the SHA-256 of a
+// checkpoint, against roots or, when none are pinned, the constancia's own anchors.
+func (r *Report) verifyToken(ts Timestamp, checkpoint []byte, roots []*x509.Certificate, who, flag string) (*notary.Stamp, error) {
 	d := sha256.Sum256(checkpoint)
-	if hex.EncodeToString(d[:]) != c.Timestamp.Digest || len(checkpoint) == 0 {
-		add(StepTimestamp, false, "the timestamp is over another checkpoint")
-		return
+	if hex.EncodeToString(d[:]) != ts.Digest || len(checkpoint) == 0 {
+		return nil, errors.New("the timestamp is over another checkpoint")
 	}
-	roots := opt.TSARoots
 	if len(roots) == 0 {
-		r.Warnings = append(r.Warnings, "timestamp authority taken from the constancia itself: pin it with --tsa-ca")
-		for _, p := range c.Timestamp.TrustAnchors {
+		r.Warnings = append(r.Warnings, who+" taken from the constancia itself: pin it with "+flag)
+		for _, p := range ts.TrustAnchors {
 			if cert, err := parseCert([]byte(p)); err == nil {
 				roots = append(roots, cert)
 			}
@@ -164,13 +174,32 @@ func (r *Report) verifyTimestamp(c *Constancia, checkpoint []byte, opt Options, 
 	for _, ca := range roots {
 		pool.AddCert(ca)
 	}
-	st, err := notary.Verify(c.Timestamp.Token, d[:], notary.VerifyOptions{Roots: pool, Hash: crypto.SHA256})
+	return notary.Verify(ts.Token, d[:], notary.VerifyOptions{Roots: pool, Hash: crypto.SHA256})
+}
+
+// verifyAnchor checks the NOM-151 anchor: the record's inclusion in the anchored
+// checkpoint, that checkpoint's signature, and the PSC's constancia over it.
+func (r *Report) verifyAnchor(c *Constancia, v note.Verifier, opt Options, add func(string, bool, string, ...any) bool) {
+	p, err := ledger.ParseProof([]byte(c.Anchor.Proof))
 	if err != nil {
-		add(StepTimestamp, false, "%v", err)
+		add(StepAnchor, false, "%v", err)
 		return
 	}
-	r.Time, r.Authority = st.Time, st.Authority
-	add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
+	if p.Index != c.Ledger.Index {
+		add(StepAnchor, false, "the anchor proves entry %d, not %d", p.Index, c.Ledger.Index)
+		return
+	}
+	cp, err := ledger.VerifyProof(p, []byte(c.Ledger.Entry), v)
+	if err != nil {
+		add(StepAnchor, false, "%v", err)
+		return
+	}
+	st, err := r.verifyToken(c.Anchor.Timestamp, p.Checkpoint, opt.PSCRoots, "PSC certificate", "--psc-ca")
+	if err != nil {
+		add(StepAnchor, false, "NOM-151 constancia: %v", err)
+		return
+	}
+	add(StepAnchor, true, "NOM-151 constancia de conservación by %s, %s, over the checkpoint of %d entries", st.Authority, st.Time.UTC().Format(time.RFC3339), cp.Size)
 }
 
 func parseCert(b []byte) (*x509.Certificate, error) {
