@@ -52,7 +52,7 @@ func Build(in Inputs) *Constancia {
 				Authority: a.Authority, TrustAnchors: a.TrustAnchors}}
 	}
 	return &Constancia{
-		Anchor: anchor,
+		Anchor:      anchor,
 		Format:      Format,
 		IssuedAt:    in.Now.UTC().Format(time.RFC3339),
 		Issuer:      Issuer{Name: in.IssuerName, Instance: in.Instance},
