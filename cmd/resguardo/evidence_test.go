@@ -279,3 +279,65 @@ rest_response = "json:asn1"
 		t.Fatalf("openssl ts -verify of the NOM-151 object: %v\n%s", err, o)
 	}
 }
+
+// TestWitnessCosignatures: a witness (e.g. the órgano interno de control) cosigns
+// published checkpoints after checking consistency from the log's tiles; the
+// institution stores the cosignatures, constancias carry them and verify requires
+// them; a rewritten history is refused by the witness.
+func TestWitnessCosignatures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pub := filepath.Join(dir, "publicados")
+	cfg := filepath.Join(dir, "resguardo.toml")
+	os.WriteFile(cfg, []byte("[evidence]\npublish_dirs = [\""+pub+"\"]\n"), 0o644)
+	data := filepath.Join(dir, "data")
+	wkey := filepath.Join(dir, "testigo.key")
+	vkey := strings.TrimSpace(mustCLI(t, "witness", "keygen", "oic.finanzas.ejemplo.gob.mx/testigo", "--out", wkey))
+	logKey := filepath.Join(data, "keys", "ledger.pub")
+	state := filepath.Join(dir, "estado-testigo")
+	cosign := func(data string, file string) (string, int) {
+		out, errOut, code := cli(t, "witness", "cosign", "--key", wkey, "--log-key", filepath.Join(data, "keys", "ledger.pub"),
+			"--tiles", filepath.Join(data, "ledger"), "--state", state, file)
+		return out + errOut, code
+	}
+	mustCLI(t, "import", "--data", data, "--config", cfg, "testdata/es/oficio-licitacion.eml")
+	mustCLI(t, "import", "--data", data, "--config", cfg, "testdata/es/respuesta-solicitud.eml")
+	for _, size := range []string{"1", "2"} {
+		if out, code := cosign(data, filepath.Join(pub, size+".checkpoint")); code != 0 {
+			t.Fatalf("cosign %s: %s", size, out)
+		}
+	}
+	mustCLI(t, "ledger", "cosignatures", "add", "--data", data, filepath.Join(pub, "1.cosigned"), filepath.Join(pub, "2.cosigned"))
+	msg := filepath.Join("testdata", "es", "oficio-licitacion.eml")
+	out := filepath.Join(dir, "c")
+	mustCLI(t, "constancia", "--data", data, "--out", out, idOf(t, msg))
+	res := mustCLI(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", logKey,
+		"--tsa-ca", filepath.Join(data, "keys", "tsa", "ca.pem"), "--witness", vkey, "--lang", "es")
+	if !strings.Contains(res, "✓ Testigos independientes") || !strings.Contains(res, "1 of 1 required witnesses cosigned: oic.finanzas.ejemplo.gob.mx/testigo") {
+		t.Fatalf("verify with witness:\n%s", res)
+	}
+	// A witness whose cosignature the constancia lacks fails the step.
+	_, other := filepath.Split(filepath.Join(dir, "otro.key"))
+	ov := strings.TrimSpace(mustCLI(t, "witness", "keygen", "otro.testigo/x", "--out", filepath.Join(dir, other)))
+	if _, errOut, code := cli(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", logKey,
+		"--tsa-ca", filepath.Join(data, "keys", "tsa", "ca.pem"), "--witness", vkey+","+ov); code != 1 || !strings.Contains(errOut, `"witnesses"`) {
+		t.Fatalf("missing witness: exit %d %s", code, errOut)
+	}
+	// A rewritten history signed with the same log key: the witness refuses it.
+	forged := copyDir(t, data)
+	execSQL(t, forged, `UPDATE ledger_entries SET data = replace(data, '"channel":"import"', '"channel":"mx"') WHERE idx = 1`)
+	os.RemoveAll(filepath.Join(forged, "ledger"))
+	os.MkdirAll(filepath.Join(forged, "ledger"), 0o700)
+	mustCLI(t, "import", "--data", forged, filepath.Join("testdata", "es", "mensaje-danado.eml"))
+	fcp := filepath.Join(dir, "forjado.checkpoint")
+	b, _ := os.ReadFile(filepath.Join(forged, "ledger", "checkpoint"))
+	os.WriteFile(fcp, b, 0o644)
+	if out, code := cosign(forged, fcp); code != 1 || !strings.Contains(out, "not consistent") {
+		t.Fatalf("forged history: exit %d %s", code, out)
+	}
+	// The genuine next checkpoint is accepted.
+	mustCLI(t, "import", "--data", data, "--config", cfg, "testdata/es/mensaje-danado.eml")
+	if out, code := cosign(data, filepath.Join(pub, "3.checkpoint")); code != 0 {
+		t.Fatalf("genuine growth: %s", out)
+	}
+}

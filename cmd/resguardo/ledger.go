@@ -56,10 +56,12 @@ func runLedger(ctx context.Context, m *Main, args []string) error {
 		return ledgerPublishCmd(ctx, m, rest)
 	case "anchor":
 		return ledgerAnchorCmd(ctx, m, rest)
+	case "cosignatures":
+		return ledgerCosignaturesCmd(ctx, m, rest)
 	case "":
-		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE | audit DIR... | publish [--dir D] | anchor")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo ledger status | prove ID | consistency OLD_SIZE NEW_SIZE | audit DIR... | publish [--dir D] | anchor | cosignatures add FILE...")}
 	}
-	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove, consistency, audit, publish or anchor)", sub)}
+	return &exitError{code: 2, err: fmt.Errorf("ledger: unknown subcommand %q (want status, prove, consistency, audit, publish, anchor or cosignatures)", sub)}
 }
 
 func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }

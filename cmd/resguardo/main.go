@@ -71,6 +71,7 @@ func commands() []command {
 		{"ledger", "ledger status | prove ID | consistency OLD NEW", runLedger},
 		{"constancia", "write a record's constancia (JSON + CMS signature) to --out DIR", runConstancia},
 		{"verify", "check a message against its constancia, offline", runVerify},
+		{"witness", "witness side: keygen NAME | cosign checkpoints after checking consistency", runWitness},
 		{"config", "config check: validate the configuration file", runConfig},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {

@@ -22,6 +22,7 @@ var stepNames = map[string][2]string{
 	constancia.StepInclusion:  {"Prueba de inclusión en el árbol de Merkle", "Merkle inclusion proof"},
 	constancia.StepTimestamp:  {"Sello de tiempo RFC 3161 sobre el punto de control", "RFC 3161 timestamp over the checkpoint"},
 	constancia.StepSignature:  {"Firma CMS de la constancia", "CMS signature of the constancia"},
+	constancia.StepWitnesses:  {"Testigos independientes cofirmaron el punto de control", "Independent witnesses cosigned the checkpoint"},
 	constancia.StepAnchor:     {"Constancia NOM-151 de un PSC sobre un punto de control que incluye el mensaje", "NOM-151 constancia from a PSC over a checkpoint that includes the message"},
 }
 
@@ -32,6 +33,8 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	tsaCA := fs.String("tsa-ca", "", "PEM/DER certificate(s) of the timestamp authority to trust")
 	caPath := fs.String("ca", "", "PEM/DER certificate(s) trusted for --p7s signers: the institution's CA, and the SAT's for e.firma co-signatures (comma-separated files)")
 	pscCA := fs.String("psc-ca", "", "PEM/DER certificate(s) of the accredited PSC, for a NOM-151 anchor")
+	witnesses := fs.String("witness", "", "witness public keys (text or files), comma-separated, whose cosignatures are required")
+	needW := fs.Int("witnesses", 0, "how many of --witness must have cosigned (default: all)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -60,6 +63,12 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 			return &exitError{code: 2, err: fmt.Errorf("--tsa-ca: %w", err)}
 		}
 	}
+	for _, w := range strings.Split(*witnesses, ",") {
+		if w != "" {
+			opt.Witnesses = append(opt.Witnesses, keyArg(w))
+		}
+	}
+	opt.RequiredWitnesses = *needW
 	if *pscCA != "" {
 		if opt.PSCRoots, err = readCerts(*pscCA); err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--psc-ca: %w", err)}

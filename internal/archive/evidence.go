@@ -146,9 +146,14 @@ func (a *Archive) ConstanciaInputs(ctx context.Context, r *catalog.Record, issue
 	if th, err := a.Log.TreeHash(cp.Size); err != nil || th != c.Root {
 		return in, fmt.Errorf("stored checkpoint %d does not match the ledger: %w", cp.Size, ledger.ErrTampered)
 	}
+	cosigs, err := a.Cat.Cosignatures(ctx, cp.Size)
+	if err != nil {
+		return in, err
+	}
 	d := sha256.Sum256(cp.Note)
 	return constancia.Inputs{
-		IssuerName: issuer, Instance: a.Format.Instance,
+		Cosignatures: cosigs,
+		IssuerName:   issuer, Instance: a.Format.Instance,
 		SHA256: r.SHA256, Size: r.Size, Metadata: r.Meta, MetaSHA256: r.MetaSHA256,
 		Origin: a.Format.Origin, PublicKey: a.Keys.LedgerPublicKey(),
 		Index: idx, Entry: entry, Path: path, Checkpoint: cp.Note,

@@ -122,3 +122,37 @@ func (c *SQLite) LatestAnchor(ctx context.Context) (*Checkpoint, error) {
 	}
 	return cp, err
 }
+
+// AddCosignature stores a witness's signature line for a checkpoint (idempotent).
+func (c *SQLite) AddCosignature(ctx context.Context, size int64, witness, line string, at time.Time) error {
+	_, err := c.db.ExecContext(ctx, `INSERT OR IGNORE INTO cosignatures (size, witness, line, added_at) VALUES (?,?,?,?)`,
+		size, witness, line, at.UnixNano())
+	return err
+}
+
+// Cosignatures returns the witness signature lines stored for a checkpoint.
+func (c *SQLite) Cosignatures(ctx context.Context, size int64) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT line FROM cosignatures WHERE size = ? ORDER BY witness, line", size)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// CheckpointAt returns the timestamped checkpoint of a given size.
+func (c *SQLite) CheckpointAt(ctx context.Context, size int64) (*Checkpoint, error) {
+	cp, err := scanCheckpoint(c.db.QueryRowContext(ctx, "SELECT "+checkpointCols+" FROM checkpoints WHERE size = ?", size))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNoCheckpoint
+	}
+	return cp, err
+}

@@ -29,6 +29,7 @@ type Inputs struct {
 	VerifyURL            string
 	Now                  time.Time
 	Anchor               *AnchorInputs // a NOM-151 anchor covering the record, when there is one
+	Cosignatures         []string      // witness signature lines over Checkpoint
 }
 
 // AnchorInputs is a PSC-anchored checkpoint covering the record.
@@ -60,7 +61,7 @@ func Build(in Inputs) *Constancia {
 		StatementEN: en,
 		Record:      Record{SHA256: in.SHA256, Size: in.Size, Metadata: string(in.Metadata), MetaSHA256: in.MetaSHA256},
 		Ledger: Ledger{Origin: in.Origin, PublicKey: in.PublicKey, Index: in.Index, Entry: string(in.Entry),
-			Proof: string(ledger.Proof{Index: in.Index, Path: in.Path, Checkpoint: in.Checkpoint}.Marshal())},
+			Proof: string(ledger.Proof{Index: in.Index, Path: in.Path, Checkpoint: in.Checkpoint}.Marshal()), Cosignatures: in.Cosignatures},
 		Timestamp: Timestamp{Kind: in.Kind, Digest: in.StampDigest, Token: in.Token,
 			Time: in.StampTime.UTC().Format(time.RFC3339Nano), Authority: in.Authority, TrustAnchors: in.TrustAnchors},
 		VerifyURL: in.VerifyURL,

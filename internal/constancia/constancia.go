@@ -66,6 +66,10 @@ type Ledger struct {
 	Index     int64  `json:"index"`
 	Entry     string `json:"entry"` // the ledger entry, exact text
 	Proof     string `json:"proof"` // C2SP tlog-proof text (index, inclusion path, signed checkpoint)
+	// Cosignatures are witness signature lines (C2SP tlog-cosignature) over the
+	// proof's checkpoint, kept apart so that the timestamp's digest stays over the
+	// checkpoint as the log signed it.
+	Cosignatures []string `json:"cosignatures,omitempty"`
 }
 
 // Timestamp anchors the checkpoint in time.

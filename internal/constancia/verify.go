@@ -9,6 +9,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -28,6 +30,7 @@ const (
 	StepTimestamp  = "timestamp"
 	StepSignature  = "signature"
 	StepAnchor     = "anchor"
+	StepWitnesses  = "witnesses"
 )
 
 // Step is one verification step.
@@ -67,7 +70,11 @@ type Options struct {
 	P7S      []byte              // CMS signature over the document, optional
 	CARoots  []*x509.Certificate // trust anchors for P7S; empty = the signer chain's own root (not pinned)
 	PSCRoots []*x509.Certificate // accredited PSC certificates for a NOM-151 anchor; empty = the ones in the constancia (not pinned)
-	Now      time.Time           // for certificate validity of the CMS signer; zero = time.Now
+	// Witnesses are witness verifier keys (C2SP tlog-cosignature); at least
+	// RequiredWitnesses of them (default: all) must have cosigned the checkpoint.
+	Witnesses         []string
+	RequiredWitnesses int
+	Now               time.Time // for certificate validity of the CMS signer; zero = time.Now
 }
 
 // Verify checks a constancia (doc, its exact JSON bytes) for a message, offline. It
@@ -131,6 +138,9 @@ func Verify(message, doc []byte, opt Options) *Report {
 		r.Time, r.Authority = st.Time, st.Authority
 		add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
 	}
+	if len(opt.Witnesses) > 0 {
+		r.verifyWitnesses(c, p.Checkpoint, v, opt, add)
+	}
 	if c.Anchor != nil && v != nil {
 		r.verifyAnchor(c, v, opt, add)
 	}
@@ -175,6 +185,37 @@ func (r *Report) verifyToken(ts Timestamp, checkpoint []byte, roots []*x509.Cert
 		pool.AddCert(ca)
 	}
 	return notary.Verify(ts.Token, d[:], notary.VerifyOptions{Roots: pool, Hash: crypto.SHA256})
+}
+
+func (r *Report) verifyWitnesses(c *Constancia, checkpoint []byte, v note.Verifier, opt Options, add func(string, bool, string, ...any) bool) {
+	var ws []*ledger.CosignVerifier
+	for _, k := range opt.Witnesses {
+		w, err := ledger.NewCosignVerifier(k)
+		if err != nil {
+			add(StepWitnesses, false, "witness key %q: %v", k, err)
+			return
+		}
+		ws = append(ws, w)
+	}
+	need := opt.RequiredWitnesses
+	if need <= 0 || need > len(ws) {
+		need = len(ws)
+	}
+	if v == nil || len(checkpoint) == 0 {
+		add(StepWitnesses, false, "no verified checkpoint to check cosignatures on")
+		return
+	}
+	got, err := ledger.CheckWitnesses(ledger.WithSignatures(checkpoint, c.Ledger.Cosignatures), v, ws)
+	if err != nil {
+		add(StepWitnesses, false, "%v", err)
+		return
+	}
+	var names []string
+	for n, t := range got {
+		names = append(names, n+" ("+t.Format(time.RFC3339)+")")
+	}
+	sort.Strings(names)
+	add(StepWitnesses, len(got) >= need, "%d of %d required witnesses cosigned: %s", len(got), need, strings.Join(names, ", "))
 }
 
 // verifyAnchor checks the NOM-151 anchor: the record's inclusion in the anchored
