@@ -239,3 +239,26 @@ func TestServe(t *testing.T) {
 	}
 	mustCLI(t, "fsck", "--data", data)
 }
+
+func TestKeysShowNeverPrintsSecrets(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	mustCLI(t, "init", "--data", data)
+	out := mustCLI(t, "keys", "show", "--data", data)
+	for _, want := range []string{"master key", "current", "ledger signing key", "built-in TSA CA", "certification signer", "SHA-256"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("keys show lacks %q:\n%s", want, out)
+		}
+	}
+	secrets, _ := filepath.Glob(filepath.Join(data, "keys", "master", "*.key"))
+	more, _ := filepath.Glob(filepath.Join(data, "keys", "*", "*.key"))
+	secrets = append(append(secrets, more...), filepath.Join(data, "keys", "blobname.key"), filepath.Join(data, "keys", "ledger.key"))
+	for _, f := range secrets {
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n") {
+			if len(line) > 20 && !strings.HasPrefix(line, "-----") && strings.Contains(out, line) {
+				t.Fatalf("keys show printed secret material from %s", f)
+			}
+		}
+	}
+}

@@ -163,6 +163,19 @@ func TestImportWholeCorpus(t *testing.T) {
 			t.Fatalf("cat %s: %d bytes differ from %s", m.sha256, len(got), m.path)
 		}
 	}
+	// Constancias for a sample: the import ended with a timestamp, so every record
+	// has one, and each verifies offline against the pinned keys.
+	keys := filepath.Join(data, "keys")
+	for i := 0; i < len(idx); i += len(idx) / 6 {
+		m := idx[i]
+		out := t.TempDir()
+		mustCLI(t, "constancia", "--data", data, "--out", out, m.sha256)
+		res := mustCLI(t, "verify", m.path, filepath.Join(out, "constancia.json"), "--p7s", filepath.Join(out, "constancia.p7s"),
+			"--log-key", filepath.Join(keys, "ledger.pub"), "--tsa-ca", filepath.Join(keys, "tsa", "ca.pem"), "--ca", filepath.Join(keys, "cert", "ca.pem"), "--lang", "en")
+		if !strings.Contains(res, "VERIFIED") || strings.Contains(res, "✗") {
+			t.Fatalf("constancia of %s:\n%s", m.path, res)
+		}
+	}
 	// Importing the same thing again archives nothing new.
 	out2, _, code := cli(t, "import", "--data", data, "--json", filepath.Join(corpus, "real"), filepath.Join(corpus, "torture"))
 	var again importSummary

@@ -340,4 +340,16 @@ func TestWitnessCosignatures(t *testing.T) {
 	if out, code := cosign(data, filepath.Join(pub, "3.checkpoint")); code != 0 {
 		t.Fatalf("genuine growth: %s", out)
 	}
+	// The constancia (tree of 1) verifies against the later published checkpoint.
+	proof := filepath.Join(dir, "consistencia.json")
+	os.WriteFile(proof, []byte(mustCLI(t, "ledger", "consistency", "--data", data, "1", "3", "--json")), 0o644)
+	res = mustCLI(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", logKey,
+		"--tsa-ca", filepath.Join(data, "keys", "tsa", "ca.pem"), "--newer", filepath.Join(pub, "3.checkpoint"), "--consistency", proof, "--lang", "en")
+	if !strings.Contains(res, "✓ Later checkpoint consistent") {
+		t.Fatalf("newer checkpoint:\n%s", res)
+	}
+	if _, errOut, code := cli(t, "verify", msg, filepath.Join(out, "constancia.json"), "--log-key", logKey,
+		"--tsa-ca", filepath.Join(data, "keys", "tsa", "ca.pem"), "--newer", fcp, "--consistency", proof); code != 1 || !strings.Contains(errOut, "newer-checkpoint") {
+		t.Fatalf("forged newer checkpoint: exit %d %s", code, errOut)
+	}
 }

@@ -73,6 +73,7 @@ func commands() []command {
 		{"verify", "check a message against its constancia, offline", runVerify},
 		{"witness", "witness side: keygen NAME | cosign checkpoints after checking consistency", runWitness},
 		{"config", "config check: validate the configuration file", runConfig},
+		{"keys", "keys show: fingerprints of every key and certificate (never the keys)", runKeys},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {
 			fmt.Fprintln(m.Stdout, "resguardo", version)

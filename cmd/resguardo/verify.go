@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/resguardo/resguardo/internal/constancia"
 )
@@ -22,6 +25,7 @@ var stepNames = map[string][2]string{
 	constancia.StepInclusion:  {"Prueba de inclusión en el árbol de Merkle", "Merkle inclusion proof"},
 	constancia.StepTimestamp:  {"Sello de tiempo RFC 3161 sobre el punto de control", "RFC 3161 timestamp over the checkpoint"},
 	constancia.StepSignature:  {"Firma CMS de la constancia", "CMS signature of the constancia"},
+	constancia.StepNewer:      {"Punto de control posterior consistente con el de la constancia", "Later checkpoint consistent with the constancia's"},
 	constancia.StepWitnesses:  {"Testigos independientes cofirmaron el punto de control", "Independent witnesses cosigned the checkpoint"},
 	constancia.StepAnchor:     {"Constancia NOM-151 de un PSC sobre un punto de control que incluye el mensaje", "NOM-151 constancia from a PSC over a checkpoint that includes the message"},
 }
@@ -35,6 +39,8 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 	pscCA := fs.String("psc-ca", "", "PEM/DER certificate(s) of the accredited PSC, for a NOM-151 anchor")
 	witnesses := fs.String("witness", "", "witness public keys (text or files), comma-separated, whose cosignatures are required")
 	needW := fs.Int("witnesses", 0, "how many of --witness must have cosigned (default: all)")
+	newer := fs.String("newer", "", "a later signed checkpoint (e.g. a published one) to verify against")
+	consistency := fs.String("consistency", "", "`ledger consistency --json` output from the constancia's tree size to --newer's")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -69,6 +75,29 @@ func runVerify(ctx context.Context, m *Main, args []string) error {
 		}
 	}
 	opt.RequiredWitnesses = *needW
+	if (*newer == "") != (*consistency == "") {
+		return &exitError{code: 2, err: errors.New("verify: --newer and --consistency go together")}
+	}
+	if *newer != "" {
+		if opt.Newer, err = os.ReadFile(*newer); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		b, err := os.ReadFile(*consistency)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		var lc ledgerConsistency
+		if err := json.Unmarshal(b, &lc); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--consistency: %w", err)}
+		}
+		for _, h := range lc.Proof {
+			hh, err := tlog.ParseHash(h)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--consistency: %w", err)}
+			}
+			opt.Consistency = append(opt.Consistency, hh)
+		}
+	}
 	if *pscCA != "" {
 		if opt.PSCRoots, err = readCerts(*pscCA); err != nil {
 			return &exitError{code: 2, err: fmt.Errorf("--psc-ca: %w", err)}

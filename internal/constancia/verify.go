@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/resguardo/resguardo/internal/ledger"
 	"github.com/resguardo/resguardo/internal/notary"
@@ -31,6 +32,7 @@ const (
 	StepSignature  = "signature"
 	StepAnchor     = "anchor"
 	StepWitnesses  = "witnesses"
+	StepNewer      = "newer-checkpoint"
 )
 
 // Step is one verification step.
@@ -74,7 +76,11 @@ type Options struct {
 	// RequiredWitnesses of them (default: all) must have cosigned the checkpoint.
 	Witnesses         []string
 	RequiredWitnesses int
-	Now               time.Time // for certificate validity of the CMS signer; zero = time.Now
+	// Newer, with Consistency, verifies the constancia against a later signed
+	// checkpoint: the consistency proof shows the later tree extends the proof's.
+	Newer       []byte
+	Consistency []tlog.Hash
+	Now         time.Time // for certificate validity of the CMS signer; zero = time.Now
 }
 
 // Verify checks a constancia (doc, its exact JSON bytes) for a message, offline. It
@@ -137,6 +143,18 @@ func Verify(message, doc []byte, opt Options) *Report {
 	} else {
 		r.Time, r.Authority = st.Time, st.Authority
 		add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
+	}
+	if opt.Newer != nil && v != nil && cp.Size > 0 {
+		nc, err := ledger.ParseCheckpoint(opt.Newer, v)
+		switch {
+		case err != nil:
+			add(StepNewer, false, "%v", err)
+		case nc.Size < cp.Size:
+			add(StepNewer, false, "the newer checkpoint (%d) is smaller than the constancia's (%d)", nc.Size, cp.Size)
+		default:
+			err := tlog.CheckTree(opt.Consistency, nc.Size, nc.Root, cp.Size, cp.Root)
+			add(StepNewer, err == nil, "tree of %d entries extends the tree of %d: %s", nc.Size, cp.Size, errText(err, "consistency proof verified"))
+		}
 	}
 	if len(opt.Witnesses) > 0 {
 		r.verifyWitnesses(c, p.Checkpoint, v, opt, add)
