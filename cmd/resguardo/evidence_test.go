@@ -353,3 +353,46 @@ func TestWitnessCosignatures(t *testing.T) {
 		t.Fatalf("forged newer checkpoint: exit %d %s", code, errOut)
 	}
 }
+
+// TestHandVerificationScript runs docs/examples/verificar_constancia.py — an
+// independent verifier in a few lines of Python — on a constancia, as an outsider
+// would, then checks the token it extracts with OpenSSL.
+func TestHandVerificationScript(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		corpustest.Require(t, "python3 is not installed")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	mustCLI(t, "import", "--data", data, "testdata/es")
+	msg, _ := filepath.Abs(filepath.Join("testdata", "es", "respuesta-solicitud.eml"))
+	mustCLI(t, "constancia", "--data", data, "--out", dir, idOf(t, msg))
+	script, _ := filepath.Abs(filepath.Join("..", "..", "docs", "examples", "verificar_constancia.py"))
+	cmd := exec.Command(py, script, msg)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "inclusion OK") {
+		t.Fatalf("python verifier: %v\n%s", err, out)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "constancia.json"))
+	var c struct {
+		Timestamp struct {
+			Digest string `json:"digest_sha256"`
+		} `json:"timestamp"`
+	}
+	json.Unmarshal(raw, &c)
+	if out, err := exec.Command("openssl", "ts", "-verify", "-digest", c.Timestamp.Digest, "-in", filepath.Join(dir, "sello.tst"), "-token_in",
+		"-CAfile", filepath.Join(data, "keys", "tsa", "ca.pem")).CombinedOutput(); err != nil {
+		t.Fatalf("openssl: %v\n%s", err, out)
+	}
+	// The script fails on an altered message.
+	bad := filepath.Join(dir, "malo.eml")
+	b, _ := os.ReadFile(msg)
+	os.WriteFile(bad, append(b, ' '), 0o644)
+	cmd = exec.Command(py, script, bad)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "message") {
+		t.Fatalf("python verifier accepted an altered message:\n%s", out)
+	}
+}
