@@ -16,7 +16,6 @@ import (
 	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/constancia"
 	"github.com/resguardo/resguardo/internal/efirma"
-	"github.com/resguardo/resguardo/internal/keys"
 )
 
 func runConstancia(ctx context.Context, m *Main, args []string) error {
@@ -105,7 +104,7 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	cert, err := keys.LoadCertification(archive.Layout{Dir: a.Dir()}.Keys())
+	cert, err := m.certification(a)
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func (m *Main) pinnedVerifier(a *archive.Archive) (web.VerifyFunc, error) {
 			tsaRoots = append(tsaRoots, c)
 		}
 	}
-	cert, err := keys.LoadCertification(archive.Layout{Dir: a.Dir()}.Keys())
+	cert, err := m.certification(a)
 	if err != nil {
 		return nil, err
 	}
@@ -237,4 +237,22 @@ func (m *Main) anchorLatest(ctx context.Context, a *archive.Archive) error {
 	defer cancel()
 	_, err = a.Anchor(sctx, psc)
 	return err
+}
+
+// certification returns the institution's certification key: the configured one
+// (evidence.cert_file/key_file/ca_file or pkcs12_file) or the one made at init.
+func (m *Main) certification(a *archive.Archive) (*keys.Certification, error) {
+	ev := m.Config.Evidence
+	if ev.CertFile == "" && ev.PKCS12File == "" {
+		return keys.LoadCertification(archive.Layout{Dir: a.Dir()}.Keys())
+	}
+	f := keys.CertificationFiles{CertFile: ev.CertFile, KeyFile: ev.KeyFile, CAFile: ev.CAFile, PKCS12File: ev.PKCS12File}
+	if ev.PKCS12PasswordFile != "" {
+		b, err := os.ReadFile(ev.PKCS12PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("evidence.pkcs12_password_file: %w", err)
+		}
+		f.PKCS12Password = strings.TrimRight(string(b), "\r\n")
+	}
+	return keys.LoadCertificationFiles(f)
 }

@@ -396,3 +396,42 @@ func TestHandVerificationScript(t *testing.T) {
 		t.Fatalf("python verifier accepted an altered message:\n%s", out)
 	}
 }
+
+// TestExistingCertificationKey: an institution signs constancias with a key it
+// already has, as PEM files or a PKCS#12 bundle made by OpenSSL.
+func TestExistingCertificationKey(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	dir := t.TempDir()
+	other := filepath.Join(dir, "otra")
+	mustCLI(t, "init", "--data", other)
+	mustCLI(t, "keys", "show", "--data", other) // creates keys/cert
+	cdir := filepath.Join(other, "keys", "cert")
+	p12 := filepath.Join(dir, "institucion.p12")
+	if out, err := exec.Command("openssl", "pkcs12", "-export", "-inkey", filepath.Join(cdir, "signer.key"), "-in", filepath.Join(cdir, "signer.pem"),
+		"-certfile", filepath.Join(cdir, "ca.pem"), "-out", p12, "-passout", "pass:secreto").CombinedOutput(); err != nil {
+		t.Fatalf("openssl pkcs12: %v %s", err, out)
+	}
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("secreto\n"), 0o600)
+	for name, cfgText := range map[string]string{
+		"pem":    "[evidence]\ncert_file = \"" + filepath.Join(cdir, "signer.pem") + "\"\nkey_file = \"" + filepath.Join(cdir, "signer.key") + "\"\nca_file = \"" + filepath.Join(cdir, "ca.pem") + "\"\n",
+		"pkcs12": "[evidence]\npkcs12_file = \"" + p12 + "\"\npkcs12_password_file = \"" + pw + "\"\nca_file = \"" + filepath.Join(cdir, "ca.pem") + "\"\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := filepath.Join(dir, name+".toml")
+			os.WriteFile(cfg, []byte(cfgText), 0o644)
+			data := filepath.Join(dir, "data-"+name)
+			mustCLI(t, "import", "--data", data, "--config", cfg, "testdata/es/oficio-licitacion.eml")
+			out := filepath.Join(dir, "c-"+name)
+			msg := filepath.Join("testdata", "es", "oficio-licitacion.eml")
+			mustCLI(t, "constancia", "--data", data, "--config", cfg, "--out", out, idOf(t, msg))
+			res := mustCLI(t, "verify", msg, filepath.Join(out, "constancia.json"), "--p7s", filepath.Join(out, "constancia.p7s"),
+				"--ca", filepath.Join(cdir, "ca.pem"), "--tsa-ca", filepath.Join(data, "keys", "tsa", "ca.pem"),
+				"--log-key", filepath.Join(data, "keys", "ledger.pub"))
+			if !strings.Contains(res, "VERIFICADA") && !strings.Contains(res, "VERIFIED") {
+				t.Fatalf("verify:\n%s", res)
+			}
+		})
+	}
+}

@@ -61,7 +61,7 @@ func runKeys(ctx context.Context, m *Main, args []string) error {
 		cert("built-in TSA CA", auth.CACert())
 		cert("built-in TSA certificate", auth.Certificate())
 	}
-	if c, err := keys.LoadCertification(archive.Layout{Dir: a.Dir()}.Keys()); err == nil {
+	if c, err := m.certification(a); err == nil {
 		cert("certification CA", c.CA)
 		cert("certification signer", c.Cert)
 	}

@@ -86,6 +86,12 @@ type Evidence struct {
 	PublishDirs     []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
 	PublishURLs     []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
 	PSC             PSC      `toml:"psc"`
+	// An existing certification key instead of the one generated in keys/cert/.
+	CertFile           string `toml:"cert_file"`            // PEM signer certificate
+	KeyFile            string `toml:"key_file"`             // PEM PKCS#8 key (0600)
+	CAFile             string `toml:"ca_file"`              // PEM CA that verifiers pin
+	PKCS12File         string `toml:"pkcs12_file"`          // or a PKCS#12 bundle
+	PKCS12PasswordFile string `toml:"pkcs12_password_file"` //
 }
 
 // PSC configures NOM-151-SCFI-2016 anchoring with an accredited provider.
@@ -294,6 +300,22 @@ func (c *Config) validate() []Problem {
 	for _, u := range c.Evidence.PublishURLs {
 		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 			bad("evidence.publish_urls", "want http(s) URLs, got %q", u)
+		}
+	}
+	if ev := c.Evidence; ev.CertFile != "" || ev.KeyFile != "" || ev.PKCS12File != "" {
+		if ev.PKCS12File == "" && (ev.CertFile == "" || ev.KeyFile == "") {
+			bad("evidence.cert_file", "cert_file and key_file go together (or give pkcs12_file)")
+		}
+		if ev.CAFile == "" && ev.PKCS12File == "" {
+			bad("evidence.ca_file", "the CA certificate verifiers will pin is required")
+		}
+		for _, f := range []struct{ key, path string }{{"evidence.cert_file", ev.CertFile}, {"evidence.key_file", ev.KeyFile},
+			{"evidence.ca_file", ev.CAFile}, {"evidence.pkcs12_file", ev.PKCS12File}} {
+			if f.path != "" {
+				if _, err := os.Stat(f.path); err != nil {
+					bad(f.key, "%v", err)
+				}
+			}
 		}
 	}
 	if psc := c.Evidence.PSC; psc.URL != "" {

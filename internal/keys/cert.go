@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"software.sslmate.com/src/go-pkcs12"
+
 	"github.com/resguardo/resguardo/internal/fsutil"
 )
 
@@ -189,4 +191,74 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	type eq interface{ Equal(crypto.PublicKey) bool }
 	ae, ok := a.(eq)
 	return ok && ae.Equal(b)
+}
+
+// CertificationFiles names an existing certification key and certificates (PEM), or
+// a PKCS#12 bundle, that an institution already has, to use instead of keys/cert/.
+type CertificationFiles struct {
+	CertFile, KeyFile, CAFile string // PEM
+	PKCS12File                string
+	PKCS12Password            string
+}
+
+// LoadCertificationFiles reads an institution's own certification material.
+func LoadCertificationFiles(f CertificationFiles) (*Certification, error) {
+	c := &Certification{}
+	if f.PKCS12File != "" {
+		b, err := os.ReadFile(f.PKCS12File)
+		if err != nil {
+			return nil, err
+		}
+		key, cert, cas, err := pkcs12.DecodeChain(b, f.PKCS12Password)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.PKCS12File, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s: not a signing key", f.PKCS12File)
+		}
+		c.Cert, c.Key = cert, signer
+		c.PEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		if len(cas) > 0 {
+			c.CA = cas[len(cas)-1]
+		}
+	} else {
+		var err error
+		if c.PEM, err = os.ReadFile(f.CertFile); err != nil {
+			return nil, err
+		}
+		if c.Cert, err = parseCertPEM(c.PEM); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.CertFile, err)
+		}
+		if c.Key, err = readKeyPEM(f.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	if f.CAFile != "" {
+		b, err := os.ReadFile(f.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		if c.CA, err = parseCertPEM(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.CAFile, err)
+		}
+	}
+	if c.CA == nil {
+		return nil, errors.New("certification: give the CA certificate that verifiers will pin (ca_file)")
+	}
+	c.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.CA.Raw})
+	if !publicKeysEqual(c.Cert.PublicKey, c.Key.Public()) {
+		return nil, errors.New("certification: the key does not match the certificate")
+	}
+	if err := verifyChain(c.Cert, c.CA); err != nil {
+		return nil, fmt.Errorf("certification: the certificate does not chain to the CA: %w", err)
+	}
+	return c, nil
+}
+
+func verifyChain(cert, ca *x509.Certificate) error {
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	_, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err
 }
