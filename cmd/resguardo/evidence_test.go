@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/efirma/efirmatest"
 	"github.com/resguardo/resguardo/internal/notary"
@@ -433,5 +436,25 @@ func TestExistingCertificationKey(t *testing.T) {
 				t.Fatalf("verify:\n%s", res)
 			}
 		})
+	}
+}
+
+// TestStampEveryEntries: a long import stamps as it goes, not only at its end.
+func TestStampEveryEntries(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "resguardo.toml")
+	os.WriteFile(cfg, []byte("[evidence]\nevery_entries = 100\n[import]\nbatch_delay = \"2ms\"\n[archive]\nbatch_size = 50\n"), 0o644)
+	data := filepath.Join(dir, "data")
+	mustCLI(t, "import", "--data", data, "--config", cfg, corpustest.Path(t, "real", "linux-mips", "sample"))
+	a, err := archive.Open(context.Background(), archive.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	n := 0
+	a.Cat.Checkpoints(context.Background(), func(*catalog.Checkpoint) error { n++; return nil })
+	if n < 3 {
+		t.Fatalf("%d stamped checkpoints for 1,002 records stamped every 100", n)
 	}
 }

@@ -107,6 +107,19 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		}
 	}
 	start := time.Now()
+	// Long imports stamp every evidence.every_entries records, from a goroutine of
+	// their own so the pipeline never waits for the timestamp authority.
+	stampReq := make(chan struct{}, 1)
+	stampDone := make(chan struct{})
+	go func() {
+		defer close(stampDone)
+		for range stampReq {
+			if err := m.stampLatest(ctx, a); err != nil {
+				m.Logger.Warn("checkpoint not timestamped", "err", err)
+			}
+		}
+	}()
+	every := int64(m.Config.Evidence.EveryEntries)
 	in := a.Ingest(context.WithoutCancel(ctx), archive.IngestOptions{
 		BatchSize: m.Config.Archive.BatchSize,
 		MaxDelay:  m.Config.Import.BatchDelay.D(),
@@ -118,6 +131,12 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 			switch r.Status {
 			case archive.Archived:
 				sum.Archived++
+				if every > 0 && sum.Archived%every == 0 {
+					select {
+					case stampReq <- struct{}{}:
+					default: // one is already pending
+					}
+				}
 				sum.Bytes += r.Size
 				ev.Event = "archived"
 				idx := r.LedgerIndex
@@ -196,6 +215,8 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		return in.Add(scanCtx, &archive.Item{Data: it.Data, Err: it.Err, Channel: "import", Source: it.Source})
 	})
 	closeErr := in.Close()
+	close(stampReq)
+	<-stampDone
 	close(stopBar)
 	<-barDone
 	if closeErr == nil && sum.Archived > 0 {

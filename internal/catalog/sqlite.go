@@ -52,6 +52,11 @@ func OpenSQLite(ctx context.Context, path string, opt Options) (*SQLite, error) 
 	if opt.ReadOnly {
 		q.Set("mode", "ro")
 	}
+	// Write transactions take the write lock when they begin (BEGIN IMMEDIATE): a
+	// deferred transaction that reads first and then writes fails with SQLITE_BUSY,
+	// without waiting, when another connection wrote in between (the committer and a
+	// checkpoint stamp, or two processes).
+	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -82,6 +82,7 @@ type Evidence struct {
 	TSAUsername     string   `toml:"tsa_username"`      // HTTP basic auth, if the provider wants it
 	TSAPasswordFile string   `toml:"tsa_password_file"` // the password, from a file
 	Interval        Duration `toml:"interval"`          // serve: timestamp the latest checkpoint at most this often
+	EveryEntries    int      `toml:"every_entries"`     // import: also timestamp every this many new records (0: only at the end)
 	VerifyURL       string   `toml:"verify_url"`        // public verification page printed on constancias
 	PublishDirs     []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
 	PublishURLs     []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
@@ -119,7 +120,7 @@ func Default() Config {
 		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
 		Import: Import{MboxFormat: "auto", BatchDelay: Duration(250 * time.Millisecond)},
 		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",
-			Interval: Duration(5 * time.Second), VerifyURL: "http://127.0.0.1:8025/verificar",
+			Interval: Duration(5 * time.Second), EveryEntries: 10000, VerifyURL: "http://127.0.0.1:8025/verificar",
 			PSC: PSC{Protocol: "rfc3161", Interval: Duration(time.Hour), RESTResponse: "json:constancia"}},
 	}
 }
@@ -336,6 +337,9 @@ func (c *Config) validate() []Problem {
 		if r := psc.RESTResponse; r != "der" && r != "base64" && !strings.HasPrefix(r, "json:") {
 			bad("evidence.psc.rest_response", "want der, base64 or json:FIELD, got %q", r)
 		}
+	}
+	if c.Evidence.EveryEntries < 0 {
+		bad("evidence.every_entries", "want 0 (only at the end of an import) or more")
 	}
 	if time.Duration(c.Evidence.Interval) < time.Second {
 		bad("evidence.interval", "want at least 1s")
