@@ -92,6 +92,17 @@ func (m *Main) publishers() []ledger.Publisher {
 	for _, u := range m.Config.Evidence.PublishURLs {
 		ps = append(ps, ledger.HTTPPublisher{URL: u})
 	}
+	if ev := m.Config.Evidence; len(ev.PublishEmails) > 0 {
+		e := ledger.EmailPublisher{Server: ev.SMTPServer, From: ev.SMTPFrom, To: ev.PublishEmails, Username: ev.SMTPUsername}
+		if ev.SMTPPasswordFile != "" {
+			if b, err := os.ReadFile(ev.SMTPPasswordFile); err == nil {
+				e.Password = strings.TrimSpace(string(b))
+			} else {
+				m.Logger.Warn("evidence.smtp_password_file unreadable", "err", err)
+			}
+		}
+		ps = append(ps, e)
+	}
 	return ps
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -74,19 +75,24 @@ type Import struct {
 
 // Evidence configures timestamps and constancias.
 type Evidence struct {
-	Issuer          string   `toml:"issuer"`            // institution name on constancias and certificates
-	TSA             string   `toml:"tsa"`               // "builtin" or "url"
-	TSAURL          string   `toml:"tsa_url"`           // RFC 3161 endpoint of an external TSA
-	TSACAFile       string   `toml:"tsa_ca_file"`       // PEM trust anchor(s) of the external TSA
-	TSAPolicy       string   `toml:"tsa_policy"`        // policy OID the external TSA must use
-	TSAUsername     string   `toml:"tsa_username"`      // HTTP basic auth, if the provider wants it
-	TSAPasswordFile string   `toml:"tsa_password_file"` // the password, from a file
-	Interval        Duration `toml:"interval"`          // serve: timestamp the latest checkpoint at most this often
-	EveryEntries    int      `toml:"every_entries"`     // import: also timestamp every this many new records (0: only at the end)
-	VerifyURL       string   `toml:"verify_url"`        // public verification page printed on constancias
-	PublishDirs     []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
-	PublishURLs     []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
-	PSC             PSC      `toml:"psc"`
+	Issuer           string   `toml:"issuer"`            // institution name on constancias and certificates
+	TSA              string   `toml:"tsa"`               // "builtin" or "url"
+	TSAURL           string   `toml:"tsa_url"`           // RFC 3161 endpoint of an external TSA
+	TSACAFile        string   `toml:"tsa_ca_file"`       // PEM trust anchor(s) of the external TSA
+	TSAPolicy        string   `toml:"tsa_policy"`        // policy OID the external TSA must use
+	TSAUsername      string   `toml:"tsa_username"`      // HTTP basic auth, if the provider wants it
+	TSAPasswordFile  string   `toml:"tsa_password_file"` // the password, from a file
+	Interval         Duration `toml:"interval"`          // serve: timestamp the latest checkpoint at most this often
+	EveryEntries     int      `toml:"every_entries"`     // import: also timestamp every this many new records (0: only at the end)
+	VerifyURL        string   `toml:"verify_url"`        // public verification page printed on constancias
+	PublishDirs      []string `toml:"publish_dirs"`      // copy every timestamped checkpoint here (outside the institution's control)
+	PublishURLs      []string `toml:"publish_urls"`      // and POST it here (a witness, another institution)
+	PublishEmails    []string `toml:"publish_emails"`    // and mail it to these addresses, through:
+	SMTPServer       string   `toml:"smtp_server"`       // smarthost host:port (STARTTLS required)
+	SMTPFrom         string   `toml:"smtp_from"`         //
+	SMTPUsername     string   `toml:"smtp_username"`     //
+	SMTPPasswordFile string   `toml:"smtp_password_file"`
+	PSC              PSC      `toml:"psc"`
 	// An existing certification key instead of the one generated in keys/cert/.
 	CertFile           string `toml:"cert_file"`            // PEM signer certificate
 	KeyFile            string `toml:"key_file"`             // PEM PKCS#8 key (0600)
@@ -297,6 +303,19 @@ func (c *Config) validate() []Problem {
 	}
 	if c.Evidence.TSAPolicy != "" && !regexp.MustCompile(`^[0-9]+(\.[0-9]+)+$`).MatchString(c.Evidence.TSAPolicy) {
 		bad("evidence.tsa_policy", "want an OID such as 2.16.484.101.10.316.2.1")
+	}
+	if len(c.Evidence.PublishEmails) > 0 {
+		if _, _, err := net.SplitHostPort(c.Evidence.SMTPServer); err != nil {
+			bad("evidence.smtp_server", "want host:port of the smarthost, got %q", c.Evidence.SMTPServer)
+		}
+		if !strings.Contains(c.Evidence.SMTPFrom, "@") {
+			bad("evidence.smtp_from", "want the sender address")
+		}
+		for _, a := range c.Evidence.PublishEmails {
+			if !strings.Contains(a, "@") {
+				bad("evidence.publish_emails", "%q is not an address", a)
+			}
+		}
 	}
 	for _, u := range c.Evidence.PublishURLs {
 		if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
