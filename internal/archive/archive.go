@@ -6,6 +6,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -124,22 +125,31 @@ func (a *Archive) Close() error {
 var ErrLedgerAhead = errors.New("archive: ledger has entries the catalog does not have (catalog restored from an old backup?)")
 
 // catchUpLedger appends to the Merkle log the entries that the catalog committed but
-// the log had not yet made durable when the previous writer stopped.
+// the log had not yet made durable: after a crash between the two, or entries that
+// another process (a search's access entry) committed while this one held the log.
 func (a *Archive) catchUpLedger(ctx context.Context) error {
 	next, err := a.Cat.LedgerNext(ctx)
 	if err != nil {
 		return err
 	}
+	return a.catchUpTo(ctx, next)
+}
+
+// catchUpTo appends catalog entries [log size, upto) to the Merkle log.
+func (a *Archive) catchUpTo(ctx context.Context, upto int64) error {
 	size := a.Log.Size()
-	if size > next {
-		return fmt.Errorf("%w: ledger %d entries, catalog %d; run resguardo fsck", ErrLedgerAhead, size, next)
+	if size > upto {
+		return fmt.Errorf("%w: ledger %d entries, catalog %d; run resguardo fsck", ErrLedgerAhead, size, upto)
 	}
-	if size == next {
+	if size == upto {
 		return nil
 	}
 	var pending [][]byte
-	err = a.Cat.LedgerEntries(ctx, size, func(idx int64, _ string, data []byte) error {
-		pending = append(pending, data)
+	err := a.Cat.LedgerEntries(ctx, size, func(idx int64, _ string, data []byte) error {
+		if idx >= upto {
+			return errStopScan
+		}
+		pending = append(pending, bytes.Clone(data))
 		if len(pending) == 4096 {
 			if _, err := a.Log.Append(pending); err != nil {
 				return err
@@ -148,15 +158,23 @@ func (a *Archive) catchUpLedger(ctx context.Context) error {
 		}
 		return nil
 	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
 	if err == nil && len(pending) > 0 {
 		_, err = a.Log.Append(pending)
 	}
 	if err != nil {
 		return fmt.Errorf("catch up ledger from catalog: %w", err)
 	}
-	a.logger.Info("ledger caught up with catalog", "from", size, "to", next)
+	a.logger.Debug("ledger caught up with catalog", "from", size, "to", upto)
 	return nil
 }
+
+var errStopScan = errors.New("stop")
+
+// CatchUp appends pending catalog entries to the ledger (writers only).
+func (a *Archive) CatchUp(ctx context.Context) error { return a.catchUpLedger(ctx) }
 
 // ErrHashMismatch reports a blob whose content no longer has its record's SHA-256.
 var ErrHashMismatch = errors.New("archive: stored bytes do not match the record's SHA-256")
@@ -184,3 +202,6 @@ func (a *Archive) Bytes(ctx context.Context, r *catalog.Record) ([]byte, error) 
 
 // Dir is the data directory.
 func (a *Archive) Dir() string { return a.opt.Dir }
+
+// Writer reports whether this process holds the writer lock.
+func (a *Archive) Writer() bool { return a.opt.Writer && a.lock != nil }

@@ -93,7 +93,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		return nil, nil, err
 	}
 	idxs := make([]int64, len(recs))
-	var recRows, partRows, entryRows, recpRows [][]any
+	var recRows, partRows, entryRows, recpRows, queueRows [][]any
 	for i, r := range recs {
 		if _, ok := seqOf[r.SHA256]; ok {
 			idxs[i] = -1
@@ -114,6 +114,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 			partRows = append(partRows, []any{seq, p.Path, p.ContentType, p.Disposition, p.Filename, p.Size, p.SHA256})
 		}
 		entryRows = append(entryRows, []any{nextIdx, r.EntryType, r.Entry, seq})
+		queueRows = append(queueRows, []any{seq})
 		nextIdx++
 	}
 	var skipped []int
@@ -138,6 +139,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		{"INSERT OR IGNORE", "parts", "record_seq, path, content_type, disposition, filename, size, sha256", partRows},
 		{"INSERT", "ledger_entries", "idx, type, data, record_seq", entryRows},
 		{"INSERT OR IGNORE", "receptions", "record_seq, channel, source, received_at, envelope", recpRows},
+		{"INSERT OR IGNORE", "index_queue", "record_seq", queueRows},
 	}
 	for _, st := range steps {
 		if err := insertRows(ctx, tx, st.verb, st.table, st.cols, st.rows); err != nil {

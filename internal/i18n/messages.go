@@ -21,6 +21,16 @@ var messages = map[string]msg{
 	"import.more":             {"  … y %s más", "  … and %s more"},
 	"import.ledger":           {"bitácora:", "ledger:"},
 	"import.ledger.value":     {"%s entradas, punto de control firmado", "%s entries, signed checkpoint"},
+	// search
+	"index.progress":              {"Indexando:", "Indexing:"},
+	"search.total":                {"%s resultados (%s ms)", "%s results (%s ms)"},
+	"search.facet.year":           {"Por año", "By year"},
+	"search.facet.sender_domain":  {"Por dominio del remitente", "By sender domain"},
+	"search.facet.has_attachment": {"Con adjunto", "With attachment"},
+	"reindex.done":                {"Índice reconstruido: %s mensajes.", "Index rebuilt: %s messages."},
+	"export.progress":             {"Exportando:", "Exporting:"},
+	"export.done":                 {"%s mensajes exportados a %s (%s msg/s); la exportación quedó registrada en la bitácora de accesos.", "%s messages exported to %s (%s msg/s); the export was logged in the access ledger."},
+	"search.lag":                  {"Aviso: %s mensajes aún no están en el índice.", "Note: %s messages are not indexed yet."},
 	// data directory
 	"data.created": {"Directorio de datos creado en %s", "Data directory created at %s"},
 	"data.using":   {"Directorio de datos: %s", "Data directory: %s"},

@@ -72,3 +72,22 @@ func ParseRecordEntry(b []byte) (RecordEntry, error) {
 	}
 	return e, nil
 }
+
+// TypeAccess is the entry type of an access to the archive (search, read, export).
+const TypeAccess = "access"
+
+// AccessEntry is the ledger entry of one access. The details (who, what query, how
+// many results) stay in the catalog's access log; the entry commits to their
+// canonical document by digest, so that published tiles reveal no query text.
+type AccessEntry struct {
+	V            int    `json:"v"`
+	Type         string `json:"type"`
+	Time         string `json:"time"`
+	Action       string `json:"action"` // search, export, read, …
+	DetailSHA256 string `json:"detail_sha256"`
+}
+
+// NewAccessEntry returns the canonical access entry.
+func NewAccessEntry(t time.Time, action, detailSHA256Hex string) ([]byte, error) {
+	return Canonical(AccessEntry{V: EntryVersion, Type: TypeAccess, Time: FormatTime(t), Action: action, DetailSHA256: detailSHA256Hex})
+}

@@ -162,3 +162,18 @@ func fixC1(s string) string {
 	}
 	return b.String()
 }
+
+// DecodeText converts text in the named charset to UTF-8 the way header text is
+// converted: unknown or failing charsets fall back to UTF-8 when the bytes validate
+// and windows-1252 otherwise, so the result is always valid UTF-8.
+func DecodeText(b []byte, charset string) string {
+	cs, _ := knownLabel(normCharset(charset))
+	if s, ok := convertCharset(cs, b); ok {
+		return s
+	}
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	s, _ := convertCharset("windows-1252", b)
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
