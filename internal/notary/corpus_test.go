@@ -5,8 +5,12 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"math/big"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,6 +85,15 @@ func TestVerifyCorpusGlobalSign(t *testing.T) {
 			}
 			if len(st.Chain) != 2 || st.Chain[0] != signer && !st.Chain[0].Equal(signer) {
 				t.Errorf("Chain = %v", st.Chain)
+			}
+
+			// OpenSSL agrees when anchored at the same certificate at genTime.
+			work := t.TempDir()
+			writeFile(t, filepath.Join(work, "tok.der"), tok)
+			writeFile(t, filepath.Join(work, "top.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: top.Raw}))
+			if out := mustOpenSSL(t, work, "ts", "-verify", "-digest", hex.EncodeToString(tc.digest), "-token_in", "-in", "tok.der",
+				"-CAfile", "top.pem", "-partial_chain", "-attime", strconv.FormatInt(st.Time.Unix(), 10)); !strings.Contains(out, "Verification: OK") {
+				t.Errorf("openssl:\n%s", out)
 			}
 
 			// The same token against the wrong digest, wrong roots, no roots.
