@@ -123,7 +123,7 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		shas = append(shas, r.Seconds)
 		data := filepath.Join(scratch, fmt.Sprintf("data-%d", i))
 		var out bytes.Buffer
-		cmd := exec.Command(self, "import", "--data", data, "--progress", "never", "--json")
+		cmd := exec.Command(self, "import", "--data", data, "--progress", "never", "--json", "--no-index")
 		cmd.Args = append(cmd.Args, inputs...)
 		cmd.Stdout, cmd.Stderr = &out, io.Discard
 		cmd.Env = append(os.Environ(), "RESGUARDO_LANG=en")

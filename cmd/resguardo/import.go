@@ -61,6 +61,7 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	jsonOut := fs.Bool("json", false, "print one JSON line per message and a JSON summary")
 	mboxFmt := fs.String("mbox-format", "", "mbox variant: auto, mboxrd, mboxo, mboxcl2 (default from config: auto)")
 	progress := fs.String("progress", "auto", "progress bar on stderr: auto (when a terminal), always, never")
+	noIndex := fs.Bool("no-index", false, "do not bring the search index up to date after the import")
 	fs.Usage = func() {
 		fmt.Fprintln(m.Stderr, "usage: resguardo import [--json] [--mbox-format F] [--progress auto|always|never] PATH...")
 		fs.PrintDefaults()
@@ -227,6 +228,14 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
+	if closeErr == nil && !*noIndex && ctx.Err() == nil {
+		idx, err := m.openIndex(ctx, a, showBar)
+		if err != nil {
+			m.Logger.Warn("search index not updated; it catches up at the next search or in serve", "err", err)
+		} else {
+			idx.Close()
+		}
+	}
 	sum.LedgerSize = a.Log.Size()
 	sum.Interrupted = ctx.Err() != nil
 	if scanErr != nil && !errors.Is(scanErr, context.Canceled) && !errors.Is(scanErr, archive.ErrStopped) {

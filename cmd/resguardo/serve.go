@@ -56,6 +56,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
+	idx, err := m.openIndex(ctx, a, false)
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
@@ -85,6 +90,14 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			// here (once per size), so constancias wait at most one interval.
 			if err := m.stampLatest(ctx, a); err != nil {
 				m.Logger.Warn("checkpoint not timestamped", "err", err)
+			}
+			// Entries other processes committed (access entries) enter the Merkle log,
+			// and new records the search index.
+			if err := a.CatchUp(ctx); err != nil {
+				m.Logger.Warn("ledger catch-up", "err", err)
+			}
+			if err := m.runIndexer(ctx, a, idx, false); err != nil {
+				m.Logger.Warn("indexing", "err", err)
 			}
 		case <-anchorTick.C:
 			if err := m.anchorLatest(ctx, a); err != nil {

@@ -95,58 +95,91 @@ func (c *SQLite) RecordsBySeq(ctx context.Context, seqs []int64) ([]*Record, err
 	return out, rows.Err()
 }
 
-// AssignThread places record seq in a conversation: the thread of any Message-ID it
-// has or refers to (the smallest one if they disagree), else of a recent message
-// with the same normalised subject (subject non-empty, within window), else a new
-// thread numbered seq. It records the mapping and sets records.thread_id.
-func (c *SQLite) AssignThread(ctx context.Context, seq int64, ids []string, subject string, date time.Time, window time.Duration) (int64, error) {
+// ThreadInput is one record to place in a conversation.
+type ThreadInput struct {
+	Seq     int64
+	IDs     []string // its Message-ID, In-Reply-To and References, normalised
+	Subject string   // normalised; "" for none
+	Date    time.Time
+}
+
+// AssignThreads places records (in archive order) in conversations, in one
+// transaction: the thread of any Message-ID a record has or refers to (the smallest
+// if they disagree), else of a recent message with the same normalised subject
+// (within window), else a new thread numbered by the record's seq. It records the
+// mappings, sets records.thread_id, and returns the thread of each input.
+func (c *SQLite) AssignThreads(ctx context.Context, in []ThreadInput, window time.Duration) ([]int64, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer tx.Rollback()
-	thread := int64(0)
-	for _, id := range ids {
-		var t int64
-		err := tx.QueryRowContext(ctx, "SELECT thread_id FROM thread_ids WHERE message_id = ?", id).Scan(&t)
-		if err == nil && (thread == 0 || t < thread) {
-			thread = t
-		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+	getID, err := tx.PrepareContext(ctx, "SELECT thread_id FROM thread_ids WHERE message_id = ?")
+	if err != nil {
+		return nil, err
+	}
+	getSubj, err := tx.PrepareContext(ctx, "SELECT thread_id, last_date FROM thread_subjects WHERE subject = ?")
+	if err != nil {
+		return nil, err
+	}
+	putID, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO thread_ids (message_id, thread_id) VALUES (?, ?)")
+	if err != nil {
+		return nil, err
+	}
+	putSubj, err := tx.PrepareContext(ctx, `INSERT INTO thread_subjects (subject, thread_id, last_date) VALUES (?, ?, ?)
+		ON CONFLICT (subject) DO UPDATE SET thread_id = excluded.thread_id, last_date = excluded.last_date
+		WHERE excluded.last_date > thread_subjects.last_date`)
+	if err != nil {
+		return nil, err
+	}
+	setRec, err := tx.PrepareContext(ctx, "UPDATE records SET thread_id = ? WHERE seq = ?")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(in))
+	for i, r := range in {
+		thread := int64(0)
+		for _, id := range r.IDs {
+			var t int64
+			err := getID.QueryRowContext(ctx, id).Scan(&t)
+			if err == nil && (thread == 0 || t < thread) {
+				thread = t
+			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
 		}
-	}
-	if thread == 0 && subject != "" {
-		var t, last int64
-		err := tx.QueryRowContext(ctx, "SELECT thread_id, last_date FROM thread_subjects WHERE subject = ?", subject).Scan(&t, &last)
-		if err == nil && (date.IsZero() || date.Sub(time.Unix(last, 0)).Abs() <= window) {
-			thread = t
-		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+		if thread == 0 && r.Subject != "" {
+			var t, last int64
+			err := getSubj.QueryRowContext(ctx, r.Subject).Scan(&t, &last)
+			if err == nil && (r.Date.IsZero() || r.Date.Sub(time.Unix(last, 0)).Abs() <= window) {
+				thread = t
+			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
 		}
-	}
-	if thread == 0 {
-		thread = seq
-	}
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO thread_ids (message_id, thread_id) VALUES (?, ?)", id, thread); err != nil {
-			return 0, err
+		if thread == 0 {
+			thread = r.Seq
 		}
-	}
-	if subject != "" {
-		d := date.Unix()
-		if date.IsZero() {
-			d = time.Now().Unix()
+		for _, id := range r.IDs {
+			if _, err := putID.ExecContext(ctx, id, thread); err != nil {
+				return nil, err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO thread_subjects (subject, thread_id, last_date) VALUES (?, ?, ?)
-			ON CONFLICT (subject) DO UPDATE SET thread_id = excluded.thread_id, last_date = excluded.last_date
-			WHERE excluded.last_date > thread_subjects.last_date`, subject, thread, d); err != nil {
-			return 0, err
+		if r.Subject != "" {
+			d := r.Date.Unix()
+			if r.Date.IsZero() {
+				d = time.Now().Unix()
+			}
+			if _, err := putSubj.ExecContext(ctx, r.Subject, thread, d); err != nil {
+				return nil, err
+			}
 		}
+		if _, err := setRec.ExecContext(ctx, thread, r.Seq); err != nil {
+			return nil, err
+		}
+		out[i] = thread
 	}
-	if _, err := tx.ExecContext(ctx, "UPDATE records SET thread_id = ? WHERE seq = ?", thread, seq); err != nil {
-		return 0, err
-	}
-	return thread, tx.Commit()
+	return out, tx.Commit()
 }
 
 // AccessRecord is one row of the access log.

@@ -24,9 +24,12 @@ var messages = map[string]msg{
 	// search
 	"index.progress":              {"Indexando:", "Indexing:"},
 	"search.total":                {"%s resultados (%s ms)", "%s results (%s ms)"},
+	"search.total1":               {"%s resultado (%s ms)", "%s result (%s ms)"},
+	"yes":                         {"sí", "yes"},
+	"no":                          {"no", "no"},
 	"search.facet.year":           {"Por año", "By year"},
 	"search.facet.sender_domain":  {"Por dominio del remitente", "By sender domain"},
-	"search.facet.has_attachment": {"Con adjunto", "With attachment"},
+	"search.facet.has_attachment": {"Con adjuntos", "With attachments"},
 	"reindex.done":                {"Índice reconstruido: %s mensajes.", "Index rebuilt: %s messages."},
 	"export.progress":             {"Exportando:", "Exporting:"},
 	"export.done":                 {"%s mensajes exportados a %s (%s msg/s); la exportación quedó registrada en la bitácora de accesos.", "%s messages exported to %s (%s msg/s); the export was logged in the access ledger."},

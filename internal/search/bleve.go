@@ -1,0 +1,326 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/lang/es"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
+	"github.com/blevesearch/bleve/v2/mapping"
+	bsearch "github.com/blevesearch/bleve/v2/search"
+)
+
+// Bleve is the embedded Index.
+type Bleve struct {
+	idx bleve.Index
+}
+
+const (
+	analyzerText  = "resguardo_es"    // Spanish: lowercase, stop words, accent folding, light stemmer
+	analyzerParts = "resguardo_parts" // addresses and file names split into words, accents folded
+	// maxStored bounds the text kept for snippets per field.
+	maxStored = 64 << 10
+)
+
+func indexMapping() (mapping.IndexMapping, error) {
+	im := bleve.NewIndexMapping()
+	if err := im.AddCustomTokenizer("resguardo_words", map[string]any{
+		"type": regexp.Name, "regexp": `[\p{L}\p{N}_]+`,
+	}); err != nil {
+		return nil, err
+	}
+	if err := im.AddCustomAnalyzer(analyzerParts, map[string]any{
+		"type": custom.Name, "tokenizer": "resguardo_words",
+		"token_filters": []string{lowercase.Name, es.NormalizeName},
+	}); err != nil {
+		return nil, err
+	}
+	if err := im.AddCustomAnalyzer(analyzerText, map[string]any{
+		"type": custom.Name, "tokenizer": "resguardo_words",
+		"token_filters": []string{lowercase.Name, es.StopName, es.NormalizeName, es.LightStemmerName},
+	}); err != nil {
+		return nil, err
+	}
+	dm := bleve.NewDocumentStaticMapping()
+	text := func(name string, store bool) {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = analyzerText
+		f.Store = store
+		f.IncludeTermVectors = store
+		dm.AddFieldMappingsAt(name, f)
+	}
+	parts := func(name string) {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = analyzerParts
+		f.Store = false
+		f.IncludeInAll = false
+		dm.AddFieldMappingsAt(name, f)
+	}
+	kw := func(name string, store bool) {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.Store = store
+		f.IncludeInAll = false
+		dm.AddFieldMappingsAt(name, f)
+	}
+	text("subject", true)
+	text("body", true)
+	text("attachment", true)
+	for _, f := range []string{"from", "to", "cc", "bcc"} {
+		kw(f, f == "from")
+		kw("dom_"+f, false)
+		parts(f + "_text")
+	}
+	kw("participant", false)
+	kw("domain", false)
+	kw("sender_domain", false)
+	kw("filename_kw", false)
+	parts("filename")
+	kw("message_id", false)
+	kw("thread", false)
+	kw("channel", false)
+	kw("year", false)
+	for _, b := range []string{"malformed", "has_attachment"} {
+		f := bleve.NewBooleanFieldMapping()
+		f.IncludeInAll = false
+		dm.AddFieldMappingsAt(b, f)
+	}
+	d := bleve.NewDateTimeFieldMapping()
+	d.Store = true
+	dm.AddFieldMappingsAt("date", d)
+	dm.AddFieldMappingsAt("archived", bleve.NewDateTimeFieldMapping())
+	n := bleve.NewNumericFieldMapping()
+	n.IncludeInAll = false
+	dm.AddFieldMappingsAt("size", n)
+	im.DefaultMapping = dm
+	im.DefaultAnalyzer = analyzerText
+	return im, nil
+}
+
+// OpenBleve opens the index at dir, creating it when missing.
+func OpenBleve(dir string) (*Bleve, error) {
+	idx, err := bleve.Open(dir)
+	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		m, merr := indexMapping()
+		if merr != nil {
+			return nil, merr
+		}
+		idx, err = bleve.New(dir, m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open search index %s: %w", dir, err)
+	}
+	return &Bleve{idx: idx}, nil
+}
+
+// RemoveBleve deletes an index directory (reindex).
+func RemoveBleve(dir string) error { return os.RemoveAll(dir) }
+
+// Close closes the index.
+func (b *Bleve) Close() error { return b.idx.Close() }
+
+// Count is the number of indexed documents.
+func (b *Bleve) Count() (uint64, error) { return b.idx.DocCount() }
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// fields renders a Doc as the mapped document.
+func fields(d Doc) map[string]any {
+	m := map[string]any{
+		"subject": d.Subject, "body": clip(d.Body, maxStored), "attachment": clip(d.Attachments, maxStored),
+		"message_id": strings.ToLower(strings.Trim(d.MessageID, "<> ")), "thread": strconv.FormatInt(d.Thread, 10),
+		"channel": d.Channel, "malformed": d.Malformed, "has_attachment": d.HasAttach, "size": float64(d.Size),
+		"archived": d.ArchivedAt, "filename": strings.Join(d.Filenames, " "),
+	}
+	if !d.Date.IsZero() {
+		m["date"] = d.Date
+		m["year"] = strconv.Itoa(d.Date.UTC().Year())
+	}
+	var fnames []string
+	for _, f := range d.Filenames {
+		fnames = append(fnames, strings.ToLower(f))
+	}
+	m["filename_kw"] = fnames
+	var all, alldom []string
+	for name, list := range map[string][]Address{"from": d.From, "to": d.To, "cc": d.Cc, "bcc": d.Bcc} {
+		var addrs, doms, texts []string
+		for _, a := range list {
+			addr := strings.ToLower(a.Address)
+			if addr != "" {
+				addrs = append(addrs, addr)
+				doms = append(doms, domains(addr)...)
+			}
+			texts = append(texts, a.Name+" "+addr)
+		}
+		m[name], m["dom_"+name], m[name+"_text"] = addrs, doms, strings.Join(texts, " ; ")
+		all, alldom = append(all, addrs...), append(alldom, doms...)
+	}
+	m["participant"], m["domain"] = all, alldom
+	if len(d.From) > 0 {
+		if ds := domains(strings.ToLower(d.From[0].Address)); len(ds) > 0 {
+			m["sender_domain"] = ds[0]
+		}
+	}
+	return m
+}
+
+// domains returns an address's domain and its parents (sep.gob.mx, gob.mx).
+func domains(addr string) []string {
+	_, dom, ok := strings.Cut(addr, "@")
+	if !ok || dom == "" {
+		return nil
+	}
+	out := []string{dom}
+	for {
+		_, rest, ok := strings.Cut(dom, ".")
+		if !ok || !strings.Contains(rest, ".") {
+			break
+		}
+		out = append(out, rest)
+		dom = rest
+	}
+	return out
+}
+
+// Index adds or replaces documents, in one batch.
+func (b *Bleve) Index(_ context.Context, docs []Doc) error {
+	batch := b.idx.NewBatch()
+	for _, d := range docs {
+		if err := batch.Index(d.ID, fields(d)); err != nil {
+			return fmt.Errorf("index %s: %w", d.ID, err)
+		}
+	}
+	return b.idx.Batch(batch)
+}
+
+// Delete removes documents.
+func (b *Bleve) Delete(_ context.Context, ids []string) error {
+	batch := b.idx.NewBatch()
+	for _, id := range ids {
+		batch.Delete(id)
+	}
+	return b.idx.Batch(batch)
+}
+
+// Search runs a request.
+func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
+	q, err := translate(r.Query)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Participants) > 0 {
+		q = bleve.NewConjunctionQuery(q, anyTerm("participant", r.Participants))
+	}
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	req := bleve.NewSearchRequestOptions(q, limit, max(r.Offset, 0), false)
+	req.Fields = []string{"date", "from", "subject"}
+	if r.Sort == SortRelevance {
+		req.SortBy([]string{"-_score", "-date"})
+	} else {
+		req.SortBy([]string{"-date", "-_score"})
+	}
+	if r.Highlight {
+		req.Highlight = bleve.NewHighlightWithStyle("html")
+		req.Highlight.Fields = []string{"subject", "body", "attachment"}
+	}
+	if r.Facets {
+		req.AddFacet("year", bleve.NewFacetRequest("year", 20))
+		req.AddFacet("sender_domain", bleve.NewFacetRequest("sender_domain", 10))
+		req.AddFacet("has_attachment", bleve.NewFacetRequest("has_attachment", 2))
+	}
+	res, err := b.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	out := &Result{Total: res.Total, Took: res.Took, Hits: []Hit{}}
+	for _, h := range res.Hits {
+		out.Hits = append(out.Hits, hitOf(h))
+	}
+	if r.Facets {
+		out.Facets = map[string][]FacetCount{}
+		for name, f := range res.Facets {
+			var list []FacetCount
+			for _, t := range f.Terms.Terms() {
+				list = append(list, FacetCount{Term: t.Term, Count: t.Count})
+			}
+			out.Facets[name] = list
+		}
+	}
+	return out, nil
+}
+
+func hitOf(h *bsearch.DocumentMatch) Hit {
+	hit := Hit{ID: h.ID, Score: h.Score}
+	if s, ok := h.Fields["subject"].(string); ok {
+		hit.Subject = s
+	}
+	switch f := h.Fields["from"].(type) {
+	case string:
+		hit.From = f
+	case []any:
+		if len(f) > 0 {
+			hit.From, _ = f[0].(string)
+		}
+	}
+	if s, ok := h.Fields["date"].(string); ok {
+		hit.Date, _ = time.Parse(time.RFC3339, s)
+	}
+	for _, field := range []string{"subject", "body", "attachment"} {
+		hit.Snippets = append(hit.Snippets, h.Fragments[field]...)
+	}
+	return hit
+}
+
+// Scan calls fn for every hit of r.Query, in archive order, paging with search-after so
+// memory stays constant however many messages match.
+func (b *Bleve) Scan(ctx context.Context, r Request, fn func(Hit) error) error {
+	q, err := translate(r.Query)
+	if err != nil {
+		return err
+	}
+	if len(r.Participants) > 0 {
+		q = bleve.NewConjunctionQuery(q, anyTerm("participant", r.Participants))
+	}
+	var after []string
+	for {
+		req := bleve.NewSearchRequestOptions(q, 1000, 0, false)
+		req.Fields = []string{"date", "from", "subject"}
+		req.SortBy([]string{"archived", "_id"}) // always present, unique: stable paging
+		if after != nil {
+			req.SearchAfter = after
+		}
+		res, err := b.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		for _, h := range res.Hits {
+			if err := fn(hitOf(h)); err != nil {
+				return err
+			}
+		}
+		if len(res.Hits) < 1000 {
+			return nil
+		}
+		after = res.Hits[len(res.Hits)-1].Sort
+	}
+}

@@ -1,0 +1,144 @@
+package search
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/search/query"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+var fixtureDocs = []Doc{
+	{ID: "a1", Date: day("2022-03-05"), Subject: "Licitación pública LPN-014/2022: aclaración de dudas",
+		Body: "Se adjunta el acta de la sesión de aclaración. Los contratos se firmarán en abril.",
+		From: []Address{{"Juan Pérez López", "juan.perez@sep.gob.mx"}}, To: []Address{{"", "ventas@proveedor.com.mx"}},
+		Filenames: []string{"Acta de sesión.pdf"}, Attachments: "ACTA DE LA SESIÓN DE ACLARACIÓN DE DUDAS contrato marco",
+		HasAttach: true, Size: 250_000, Channel: "import", MessageID: "<lpn014@sep.gob.mx>", Thread: 1},
+	{ID: "a2", Date: day("2023-07-10"), Subject: "RE: Licitación pública LPN-014/2022: aclaración de dudas",
+		Body: "Recibido. El borrador del contrato queda pendiente.", From: []Address{{"Ventas", "ventas@proveedor.com.mx"}},
+		To: []Address{{"Juan Pérez López", "juan.perez@sep.gob.mx"}}, Size: 4_000, Channel: "import", Thread: 1},
+	{ID: "a3", Date: day("2024-11-20"), Subject: "Solicitud de información 330024324000123",
+		Body: "Se requiere la informacion de los contratos del ejercicio 2023.", From: []Address{{"Lucía Sánchez", "lsanchez@transparencia.ejemplo.gob.mx"}},
+		To: []Address{{"", "ut@ejemplo.gob.mx"}}, Cc: []Address{{"", "juan.perez@sep.gob.mx"}}, Size: 2_000_000, Channel: "mx", Thread: 3},
+	{ID: "a4", Date: day("2019-01-15"), Subject: "Weekly report", Body: "The contracts were signed yesterday.",
+		From: []Address{{"Bob", "bob@example.com"}}, To: []Address{{"", "ut@ejemplo.gob.mx"}}, Size: 900, Channel: "import", Malformed: true, Thread: 4},
+}
+
+func TestQueries(t *testing.T) {
+	t.Parallel()
+	idx, err := OpenBleve(filepath.Join(t.TempDir(), "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	ctx := context.Background()
+	if err := idx.Index(ctx, fixtureDocs); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		q    string
+		want []string
+	}{
+		{"licitación", []string{"a1", "a2"}},
+		{"licitacion", []string{"a1", "a2"}},     // accent folding
+		{"contrato", []string{"a1", "a2", "a3"}}, // "contratos" stems to "contrato"
+		{"informacion", []string{"a3"}},          // and the other way
+		{"contracts", []string{"a4"}},            // English words still found
+		{"licit*", []string{"a1", "a2"}},         // prefix
+		{`subject:"aclaración de dudas"`, []string{"a1", "a2"}},
+		{"from:juan.perez@sep.gob.mx", []string{"a1"}},
+		{"to:@proveedor.com.mx", []string{"a1"}},
+		{"from:perez", []string{"a1"}},
+		{"participant:juan.perez@sep.gob.mx", []string{"a1", "a2", "a3"}},
+		{"domain:gob.mx", []string{"a1", "a2", "a3", "a4"}},
+		{"cc:juan.perez@sep.gob.mx", []string{"a3"}},
+		{"has:attachment", []string{"a1"}},
+		{"filename:pdf", []string{"a1"}},
+		{"attachment:marco", []string{"a1"}},
+		{"contrato -borrador", []string{"a1", "a3"}},
+		{"after:2022-01-01 before:2024-01-01", []string{"a1", "a2"}},
+		{"year:2024", []string{"a3"}},
+		{"size>1MB", []string{"a3"}},
+		{"size<1KB", []string{"a4"}},
+		{"is:malformed", []string{"a4"}},
+		{"channel:mx", []string{"a3"}},
+		{"id:lpn014@sep.gob.mx", []string{"a1"}},
+		{"thread:1", []string{"a1", "a2"}},
+		{"(from:bob@example.com OR from:ventas@proveedor.com.mx) NOT report", []string{"a2"}},
+		{"de:@sep.gob.mx tiene:adjunto", []string{"a1"}},
+		{"*", []string{"a1", "a2", "a3", "a4"}},
+	}
+	for _, tc := range cases {
+		n, err := query.Parse(tc.q)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.q, err)
+		}
+		res, err := idx.Search(ctx, Request{Query: n, Limit: 50, Facets: true, Highlight: true})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.q, err)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		sort.Strings(got)
+		if int(res.Total) != len(tc.want) || !equal(got, tc.want) {
+			t.Errorf("%q: got %v (total %d), want %v", tc.q, got, res.Total, tc.want)
+		}
+	}
+	// Newest first, snippets, facets.
+	n, _ := query.Parse("contrato")
+	res, _ := idx.Search(ctx, Request{Query: n, Facets: true, Highlight: true})
+	if res.Hits[0].ID != "a3" || res.Hits[2].ID != "a1" || len(res.Hits[0].Snippets) == 0 {
+		t.Fatalf("order/snippets: %+v", res.Hits)
+	}
+	if len(res.Facets["year"]) != 3 {
+		t.Fatalf("facets %+v", res.Facets)
+	}
+	// A servidor público sees only mail they take part in.
+	res, _ = idx.Search(ctx, Request{Query: n, Participants: []string{"lsanchez@transparencia.ejemplo.gob.mx"}})
+	if res.Total != 1 || res.Hits[0].ID != "a3" {
+		t.Fatalf("participants filter: %+v", res.Hits)
+	}
+	// Scan visits every match once.
+	all, _ := query.Parse("*")
+	seen := map[string]int{}
+	if err := idx.Scan(ctx, Request{Query: all}, func(h Hit) error { seen[h.ID]++; return nil }); err != nil || len(seen) != 4 {
+		t.Fatalf("scan: %v %v", seen, err)
+	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNormalizeSubject(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"RE: RV: Fwd: Oficio 12":            "oficio 12",
+		"Re[2]: [finanzas] Acta  de sesión": "acta de sesión",
+		"Respuesta a la solicitud":          "respuesta a la solicitud",
+	} {
+		if got := NormalizeSubject(in); got != want {
+			t.Errorf("NormalizeSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
