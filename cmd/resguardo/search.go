@@ -96,10 +96,14 @@ func runSearch(ctx context.Context, m *Main, args []string) error {
 	limit := fs.Int("limit", 20, "results per page")
 	offset := fs.Int("offset", 0, "skip this many results")
 	facets := fs.Bool("facets", true, "count results by year, sender domain and attachment")
-	pos, err := m.parse(fs, args)
+	// Query words may start with '-' (-borrador): only this command's own flags are
+	// flags; everything else is the query.
+	flags, words := splitQueryArgs(fs, args)
+	pos, err := m.parse(fs, flags)
 	if err != nil {
 		return err
 	}
+	pos = append(pos, words...)
 	if *sortBy != "date" && *sortBy != "relevance" {
 		return &exitError{code: 2, err: fmt.Errorf("--sort: want date or relevance, got %q", *sortBy)}
 	}
@@ -196,4 +200,34 @@ func (m *Main) openArchiveMaybeWriter(ctx context.Context, what string) (*archiv
 		return m.openArchive(ctx, false, "")
 	}
 	return a, err
+}
+
+// splitQueryArgs separates a command's flags (and their values) from query words,
+// which may begin with '-' (negation). "--" ends the flags.
+func splitQueryArgs(fs *flag.FlagSet, args []string) (flags, words []string) {
+	known := map[string]bool{"data": true, "config": true, "lang": true, "cpuprofile": true}
+	boolFlag := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		known[f.Name] = true
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			boolFlag[f.Name] = true
+		}
+	})
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(words, args[i+1:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && known[name] {
+			flags = append(flags, a)
+			if !hasValue && !boolFlag[name] && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		words = append(words, a)
+	}
+	return flags, words
 }

@@ -34,7 +34,7 @@ const (
 func indexMapping() (mapping.IndexMapping, error) {
 	im := bleve.NewIndexMapping()
 	if err := im.AddCustomTokenizer("resguardo_words", map[string]any{
-		"type": regexp.Name, "regexp": `[\p{L}\p{N}_]+`,
+		"type": regexp.Name, "regexp": `[\p{L}\p{N}]+`, // "_" splits words: setup_irq, acta_sesion.pdf
 	}); err != nil {
 		return nil, err
 	}
