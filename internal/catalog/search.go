@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// IndexQueue returns up to limit record seqs waiting to be indexed, oldest first.
-func (c *SQLite) IndexQueue(ctx context.Context, limit int) ([]int64, error) {
-	rows, err := c.db.QueryContext(ctx, "SELECT record_seq FROM index_queue ORDER BY record_seq LIMIT ?", limit)
+// IndexQueue returns up to limit record seqs after the given one waiting to be
+// indexed, oldest first.
+func (c *SQLite) IndexQueue(ctx context.Context, after int64, limit int) ([]int64, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT record_seq FROM index_queue WHERE record_seq > ? ORDER BY record_seq LIMIT ?", after, limit)
 	if err != nil {
 		return nil, err
 	}

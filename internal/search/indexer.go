@@ -18,7 +18,7 @@ import (
 
 // Source is what the indexer needs from the archive.
 type Source interface {
-	IndexQueue(ctx context.Context, limit int) ([]int64, error)
+	IndexQueue(ctx context.Context, after int64, limit int) ([]int64, error)
 	RecordsBySeq(ctx context.Context, seqs []int64) ([]*catalog.Record, error)
 	IndexDone(ctx context.Context, seqs []int64) error
 	AssignThreads(ctx context.Context, in []catalog.ThreadInput, window time.Duration) ([]int64, error)
@@ -41,43 +41,69 @@ type Indexer struct {
 }
 
 // Run indexes everything in the queue and returns how many records it indexed.
+// Reading, decrypting, parsing and extracting the next batch overlaps indexing the
+// current one.
 func (ix *Indexer) Run(ctx context.Context) (int, error) {
-	batch := ix.Batch
-	if batch <= 0 {
-		batch = 500
+	size := ix.Batch
+	if size <= 0 {
+		size = 1000
 	}
 	logger := ix.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	type built struct {
+		seqs []int64
+		docs []Doc
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan built, 1)
+	go func() {
+		defer close(ch)
+		after := int64(0)
+		for {
+			seqs, err := ix.Src.IndexQueue(ctx, after, size)
+			if err != nil || len(seqs) == 0 {
+				if err != nil {
+					ch <- built{err: err}
+				}
+				return
+			}
+			after = seqs[len(seqs)-1]
+			recs, err := ix.Src.RecordsBySeq(ctx, seqs)
+			var docs []Doc
+			if err == nil {
+				docs, err = ix.build(ctx, recs, logger)
+			}
+			select {
+			case ch <- built{seqs, docs, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	done := 0
-	for {
-		if err := ctx.Err(); err != nil {
+	for b := range ch {
+		if b.err != nil {
+			return done, b.err
+		}
+		if err := ix.Index.Index(ctx, b.docs); err != nil {
 			return done, err
 		}
-		seqs, err := ix.Src.IndexQueue(ctx, batch)
-		if err != nil || len(seqs) == 0 {
+		if err := ix.Src.IndexDone(ctx, b.seqs); err != nil {
 			return done, err
 		}
-		recs, err := ix.Src.RecordsBySeq(ctx, seqs)
-		if err != nil {
-			return done, err
-		}
-		docs, err := ix.build(ctx, recs, logger)
-		if err != nil {
-			return done, err
-		}
-		if err := ix.Index.Index(ctx, docs); err != nil {
-			return done, err
-		}
-		if err := ix.Src.IndexDone(ctx, seqs); err != nil {
-			return done, err
-		}
-		done += len(seqs)
+		done += len(b.seqs)
 		if ix.Progress != nil {
 			ix.Progress(done)
 		}
 	}
+	return done, ctx.Err()
 }
 
 func (ix *Indexer) build(ctx context.Context, recs []*catalog.Record, logger *slog.Logger) ([]Doc, error) {
