@@ -54,8 +54,14 @@ type benchReport struct {
 
 func runBench(ctx context.Context, m *Main, args []string) error {
 	sub, rest := subcommand(args)
-	if sub != "import" {
-		return &exitError{code: 2, err: errors.New("usage: resguardo bench import [--corpus DIR] [--runs N] [--json]")}
+	switch sub {
+	case "search":
+		return runBenchSearch(ctx, m, rest)
+	case "gen":
+		return runBenchGen(ctx, m, rest)
+	case "import":
+	default:
+		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen [flags]")}
 	}
 	fs := flag.NewFlagSet("bench import", flag.ContinueOnError)
 	corpus := fs.String("corpus", "", "the shared corpus (default $RESGUARDO_CORPUS or ../shared/corpus found upwards)")

@@ -229,11 +229,8 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	if closeErr == nil && !*noIndex && ctx.Err() == nil {
-		idx, err := m.openIndex(ctx, a, showBar)
-		if err != nil {
+		if err := m.updateIndex(ctx, a, showBar); err != nil {
 			m.Logger.Warn("search index not updated; it catches up at the next search or in serve", "err", err)
-		} else {
-			idx.Close()
 		}
 	}
 	sum.LedgerSize = a.Log.Size()

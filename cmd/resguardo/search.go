@@ -53,20 +53,39 @@ func (m *Main) parseQuery(q string) (query.Node, error) {
 	return n, err
 }
 
-// openIndex opens the search index and, when this process holds the writer lock,
-// brings it up to date from the catalog's queue first.
+// openIndex opens the search index for searching. When this process holds the
+// writer lock and records wait in the catalog's queue, it indexes them first and
+// compacts the index. The index is then opened read-only: a search never does
+// merge work, and several searches can run at once.
 func (m *Main) openIndex(ctx context.Context, a *archive.Archive, progress bool) (*search.Bleve, error) {
-	idx, err := search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
-	if err != nil {
-		return nil, err
-	}
+	dir := archive.Layout{Dir: a.Dir()}.Index()
 	if a.Writer() {
-		if err := m.runIndexer(ctx, a, idx, progress); err != nil {
-			idx.Close()
+		if err := m.updateIndex(ctx, a, progress); err != nil {
 			return nil, err
 		}
 	}
-	return idx, nil
+	return search.OpenBleveReadOnly(dir, 5*time.Second)
+}
+
+// updateIndex indexes what waits in the queue (if anything) and compacts the index.
+func (m *Main) updateIndex(ctx context.Context, a *archive.Archive, progress bool) error {
+	lag, _, err := a.Cat.IndexLag(ctx)
+	if err != nil || lag == 0 {
+		return err
+	}
+	idx, err := search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
+	if err != nil {
+		return err
+	}
+	if err := m.runIndexer(ctx, a, idx, progress); err != nil {
+		idx.Close()
+		return err
+	}
+	if err := idx.Compact(ctx); err != nil {
+		idx.Close()
+		return fmt.Errorf("compact search index: %w", err)
+	}
+	return idx.Close()
 }
 
 func (m *Main) runIndexer(ctx context.Context, a *archive.Archive, idx search.Index, progress bool) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/search"
 	"github.com/resguardo/resguardo/internal/web"
 )
 
@@ -56,8 +57,14 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	idx, err := m.openIndex(ctx, a, false)
+	// serve indexes as it archives: it holds the index for writing, and its
+	// background merges keep the segments few.
+	idx, err := search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
 	if err != nil {
+		return err
+	}
+	if err := m.runIndexer(ctx, a, idx, false); err != nil {
+		idx.Close()
 		return err
 	}
 	defer idx.Close()

@@ -168,7 +168,19 @@ func AcquireLock(dir, what string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	// A lock this process has just released can still be held for a moment by a
+	// child between fork and exec (it inherits the descriptor until exec closes
+	// it): when the holder is this very process, wait briefly instead of failing.
+	self := "pid " + strconv.Itoa(os.Getpid()) + " "
+	for try := 0; errors.Is(err, unix.EWOULDBLOCK) && try < 50; try++ {
+		if holder, _ := os.ReadFile(path); !strings.HasPrefix(string(holder), self) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +16,17 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/es"
 	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
 	"github.com/blevesearch/bleve/v2/analysis/tokenizer/regexp"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	bsearch "github.com/blevesearch/bleve/v2/search"
+	bquery "github.com/blevesearch/bleve/v2/search/query"
 )
 
 // Bleve is the embedded Index.
 type Bleve struct {
 	idx bleve.Index
+	dir string
 }
 
 const (
@@ -119,7 +124,61 @@ func OpenBleve(dir string) (*Bleve, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
-	return &Bleve{idx: idx}, nil
+	return &Bleve{idx: idx, dir: dir}, nil
+}
+
+// OpenBleveReadOnly opens an existing index for searching only: no merges or
+// persistence run in this process, and other read-only processes may search at
+// the same time. A process that writes the index (serve, an import) holds it
+// exclusively; a reader then waits up to wait and fails with a clear error.
+func OpenBleveReadOnly(dir string, wait time.Duration) (*Bleve, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		b, err := OpenBleve(dir) // create it empty, then reopen read-only
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Close(); err != nil {
+			return nil, err
+		}
+	}
+	idx, err := bleve.OpenUsing(dir, map[string]interface{}{"read_only": true, "bolt_timeout": wait.String()})
+	if err != nil {
+		if strings.Contains(err.Error(), "timeout") {
+			return nil, fmt.Errorf("open search index %s: in use by another process that writes it (resguardo serve?): %w", dir, err)
+		}
+		return nil, fmt.Errorf("open search index %s: %w", dir, err)
+	}
+	return &Bleve{idx: idx, dir: dir}, nil
+}
+
+// Compact merges the index's segments into one, so that a search reads one
+// dictionary and one postings list per term. Run it after bulk indexing
+// (import, reindex); serve's background merges do the same over time.
+func (b *Bleve) Compact(ctx context.Context) error {
+	adv, err := b.idx.Advanced()
+	if err != nil {
+		return err
+	}
+	s, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return nil
+	}
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	if err := s.ForceMerge(ctx, &opts); err != nil {
+		return err
+	}
+	// The persister deletes the merged-away files when it next idles; wait for
+	// it (briefly) so that a process that closes the index now leaves no
+	// garbage behind. Files left over are deleted at the next writable open.
+	store := filepath.Join(b.dir, "store")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		zaps, _ := filepath.Glob(filepath.Join(store, "*.zap"))
+		if len(zaps) <= 1 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
 }
 
 // RemoveBleve deletes an index directory (reindex).
@@ -237,11 +296,8 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 	if r.Sort == SortRelevance {
 		req.SortBy([]string{"-_score", "-date"})
 	} else {
-		req.SortBy([]string{"-date", "-_score"})
-	}
-	if r.Highlight {
-		req.Highlight = bleve.NewHighlightWithStyle("html")
-		req.Highlight.Fields = []string{"subject", "body", "attachment"}
+		req.SortBy([]string{"-date"})
+		req.Score = "none" // newest first needs no scores: skip computing them for every match
 	}
 	if r.Facets {
 		req.AddFacet("year", bleve.NewFacetRequest("year", 20))
@@ -251,6 +307,14 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 	res, err := b.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
+	}
+	// Snippets in a second pass over the page's documents only: highlighting
+	// needs term positions, and reading them for every match of a broad query
+	// costs more than the search itself.
+	if r.Highlight && len(res.Hits) > 0 {
+		if err := b.highlight(ctx, q, res.Hits); err != nil {
+			return nil, err
+		}
 	}
 	out := &Result{Total: res.Total, Took: res.Took, Hits: []Hit{}}
 	for _, h := range res.Hits {
@@ -267,6 +331,30 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// highlight fills the fragments of hits (one page) by running q again on them alone.
+func (b *Bleve) highlight(ctx context.Context, q bquery.Query, hits bsearch.DocumentMatchCollection) error {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(q, bleve.NewDocIDQuery(ids)), len(ids), 0, false)
+	req.Highlight = bleve.NewHighlightWithStyle("html")
+	req.Highlight.Fields = []string{"subject", "body", "attachment"}
+	req.Score = "none"
+	res, err := b.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return fmt.Errorf("search: snippets: %w", err)
+	}
+	frags := make(map[string]bsearch.FieldFragmentMap, len(res.Hits))
+	for _, h := range res.Hits {
+		frags[h.ID] = h.Fragments
+	}
+	for _, h := range hits {
+		h.Fragments = frags[h.ID]
+	}
+	return nil
 }
 
 func hitOf(h *bsearch.DocumentMatch) Hit {

@@ -55,6 +55,10 @@ func TestQueries(t *testing.T) {
 		{"informacion", []string{"a3"}},          // and the other way
 		{"contracts", []string{"a4"}},            // English words still found
 		{"licit*", []string{"a1", "a2"}},         // prefix
+		{"pendiente*", []string{"a2"}},           // prefix of a word indexed stemmed ("pendiente" as "pendient")
+		{"contract*", []string{"a4"}},
+		{"lucia", []string{"a3"}},        // a bare word finds names ...
+		{"ventas", []string{"a1", "a2"}}, // ... and address parts, as in Gmail and notmuch
 		{`subject:"aclaración de dudas"`, []string{"a1", "a2"}},
 		{"from:juan.perez@sep.gob.mx", []string{"a1"}},
 		{"to:@proveedor.com.mx", []string{"a1"}},

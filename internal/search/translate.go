@@ -3,10 +3,12 @@ package search
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	bquery "github.com/blevesearch/bleve/v2/search/query"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -116,7 +118,9 @@ func deref(t *time.Time) time.Time {
 	return *t
 }
 
-var textFields = []string{"subject", "body", "attachment"}
+// textFields are what a bare word searches: the text, and the names and address
+// parts of the people (as in Gmail and notmuch: "perez" finds mail from Pérez).
+var textFields = []string{"subject", "body", "attachment", "from_text", "to_text", "cc_text", "bcc_text"}
 
 func translateTerm(t *query.Term) (bquery.Query, error) {
 	v := t.Value
@@ -153,8 +157,10 @@ func textQuery(fields []string, t *query.Term) bquery.Query {
 	var qs []bquery.Query
 	for _, f := range fields {
 		switch {
-		case t.Prefix:
+		case t.Prefix && strings.HasSuffix(f, "_text"):
 			qs = append(qs, termQuery(f, fold(t.Value), true))
+		case t.Prefix:
+			qs = append(qs, termQuery(f, stemPrefix(t.Value), true))
 		case t.Phrase:
 			m := bleve.NewMatchPhraseQuery(t.Value)
 			m.SetField(f)
@@ -208,6 +214,36 @@ func anyTerm(field string, values []string) bquery.Query {
 	}
 	return bleve.NewDisjunctionQuery(qs...)
 }
+
+// stemPrefix is the prefix to look up in a stemmed text field: the words were
+// indexed stemmed ("cache" as "cach", "contratos" as "contrat"), so "cache*" must
+// look for "cach". The stem of a word is a prefix of it, so nothing the prefix
+// would match unstemmed is lost. Stop words and stems shorter than three letters
+// keep the prefix as written.
+func stemPrefix(v string) string {
+	f := fold(v)
+	toks := textAnalyzer().Analyze([]byte(f))
+	if len(toks) != 1 {
+		return f
+	}
+	st := string(toks[0].Term)
+	if len([]rune(st)) < 3 || !strings.HasPrefix(f, st) {
+		return f
+	}
+	return st
+}
+
+var textAnalyzer = sync.OnceValue(func() analysis.Analyzer {
+	im, err := indexMapping()
+	if err != nil {
+		panic(err) // the mapping is a constant of this package
+	}
+	a := im.AnalyzerNamed(analyzerText)
+	if a == nil {
+		panic("search: analyzer " + analyzerText + " missing")
+	}
+	return a
+})
 
 // fold lowercases and strips accents, as the analyzers do, for prefix queries
 // (which bleve does not analyze).
