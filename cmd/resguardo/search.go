@@ -24,8 +24,10 @@ type searchOutput struct {
 	Offset int                            `json:"offset"`
 	Hits   []search.Hit                   `json:"hits"`
 	Facets map[string][]search.FacetCount `json:"facets,omitempty"`
-	TookMS float64                        `json:"took_ms"`
-	Lag    int64                          `json:"index_lag"` // records not yet indexed
+	// FacetsSkipped: more than search.MaxFacetResults results, facets not counted.
+	FacetsSkipped bool    `json:"facets_skipped,omitempty"`
+	TookMS        float64 `json:"took_ms"`
+	Lag           int64   `json:"index_lag"` // records not yet indexed
 }
 
 // actor names who runs a command, for the access log.
@@ -151,7 +153,7 @@ func runSearch(ctx context.Context, m *Main, args []string) error {
 	}
 	lag, _, _ := a.Cat.IndexLag(ctx)
 	out := searchOutput{Format: "resguardo-search/1", Query: canon, Total: res.Total, Offset: *offset, Hits: res.Hits,
-		Facets: res.Facets, TookMS: float64(res.Took.Microseconds()) / 1000, Lag: lag}
+		Facets: res.Facets, FacetsSkipped: res.FacetsSkipped, TookMS: float64(res.Took.Microseconds()) / 1000, Lag: lag}
 	if *jsonOut {
 		return writeJSON(m, out)
 	}
@@ -205,6 +207,9 @@ func (m *Main) printSearch(o *searchOutput) {
 			parts = append(parts, fmt.Sprintf("%s (%s)", term, p.Int(int64(f.Count))))
 		}
 		fmt.Fprintf(m.Stdout, "%s: %s\n", p.T("search.facet."+name), strings.Join(parts, ", "))
+	}
+	if o.FacetsSkipped {
+		fmt.Fprintln(m.Stdout, p.T("search.facets_skipped", p.Int(search.MaxFacetResults)))
 	}
 	if o.Lag > 0 {
 		fmt.Fprintln(m.Stdout, p.T("search.lag", p.Int(o.Lag)))

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/resguardo/resguardo/internal/blob"
@@ -49,6 +50,8 @@ type Archive struct {
 	lock   *Lock
 	logger *slog.Logger
 	now    func() time.Time
+
+	checkedCPs sync.Map // SHA-256 of a stored checkpoint note → verified against the key and the ledger
 }
 
 // Open opens an initialised data directory. A writer also brings the ledger up to

@@ -49,7 +49,11 @@ func scanCheckpoint(sc interface{ Scan(...any) error }) (*Checkpoint, error) {
 // CheckpointCovering returns the smallest timestamped checkpoint whose tree contains
 // ledger entry idx.
 func (c *SQLite) CheckpointCovering(ctx context.Context, idx int64) (*Checkpoint, error) {
-	cp, err := scanCheckpoint(c.db.QueryRowContext(ctx, "SELECT "+checkpointCols+" FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1", idx))
+	st, err := c.stmt(ctx, "SELECT "+checkpointCols+" FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1")
+	if err != nil {
+		return nil, err
+	}
+	cp, err := scanCheckpoint(st.QueryRowContext(ctx, idx))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNoCheckpoint
 	}
@@ -132,7 +136,11 @@ func (c *SQLite) AddCosignature(ctx context.Context, size int64, witness, line s
 
 // Cosignatures returns the witness signature lines stored for a checkpoint.
 func (c *SQLite) Cosignatures(ctx context.Context, size int64) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, "SELECT line FROM cosignatures WHERE size = ? ORDER BY witness, line", size)
+	st, err := c.stmt(ctx, "SELECT line FROM cosignatures WHERE size = ? ORDER BY witness, line")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, size)
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,11 @@ func (c *SQLite) Lookup(ctx context.Context, prefix string) (*Record, error) {
 	}
 	prefix = strings.ToLower(prefix)
 	hi := prefix + "g" // "g" sorts after every hex digit
-	rows, err := c.db.QueryContext(ctx, "SELECT "+recordCols+" FROM records WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 2", prefix, hi)
+	st, err := c.stmt(ctx, "SELECT "+recordCols+" FROM records WHERE sha256 >= ? AND sha256 < ? ORDER BY sha256 LIMIT 2")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, prefix, hi)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,11 @@ func (c *SQLite) Lookup(ctx context.Context, prefix string) (*Record, error) {
 }
 
 func (c *SQLite) loadDetails(ctx context.Context, r *Record) error {
-	rows, err := c.db.QueryContext(ctx, "SELECT path, content_type, disposition, filename, size, sha256 FROM parts WHERE record_seq = ?", r.Seq)
+	st, err := c.stmt(ctx, "SELECT path, content_type, disposition, filename, size, sha256 FROM parts WHERE record_seq = ?")
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, r.Seq)
 	if err != nil {
 		return err
 	}
@@ -198,7 +206,11 @@ func (c *SQLite) Each(ctx context.Context, fn func(*Record) error) error {
 
 // EntryOf returns the ledger entry recorded for a record.
 func (c *SQLite) EntryOf(ctx context.Context, seq int64) (idx int64, data []byte, err error) {
-	err = c.db.QueryRowContext(ctx, "SELECT idx, data FROM ledger_entries WHERE record_seq = ? AND type = 'record'", seq).Scan(&idx, &data)
+	st, err := c.stmt(ctx, "SELECT idx, data FROM ledger_entries WHERE record_seq = ? AND type = 'record'")
+	if err != nil {
+		return -1, nil, err
+	}
+	err = st.QueryRowContext(ctx, seq).Scan(&idx, &data)
 	if err == sql.ErrNoRows {
 		return -1, nil, nil
 	}

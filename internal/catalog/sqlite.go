@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -32,9 +33,28 @@ var (
 
 // SQLite is the embedded catalog.
 type SQLite struct {
-	db   *sql.DB
-	path string
-	has  *sql.Stmt
+	db    *sql.DB
+	path  string
+	has   *sql.Stmt
+	stmts sync.Map // query text → *sql.Stmt: hot read queries are parsed once, not per call
+}
+
+// stmt returns the prepared statement for q, preparing it on first use. Reads that
+// run once per record (export, constancias, the indexer) spend more time in
+// SQLite's parser than in the lookup without it.
+func (c *SQLite) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := c.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Options configures OpenSQLite.
@@ -84,6 +104,10 @@ func (c *SQLite) Close() error {
 	if c.has != nil {
 		c.has.Close()
 	}
+	c.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return c.db.Close()
 }
 

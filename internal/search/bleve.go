@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,8 +20,11 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/numeric"
 	bsearch "github.com/blevesearch/bleve/v2/search"
 	bquery "github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/resguardo/resguardo/internal/search/query"
 )
 
 // Bleve is the embedded Index.
@@ -280,6 +284,7 @@ func (b *Bleve) Delete(_ context.Context, ids []string) error {
 
 // Search runs a request.
 func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
+	began := time.Now()
 	q, err := translate(r.Query)
 	if err != nil {
 		return nil, err
@@ -291,20 +296,38 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 	if limit <= 0 {
 		limit = 20
 	}
-	req := bleve.NewSearchRequestOptions(q, limit, max(r.Offset, 0), false)
-	req.Fields = []string{"date", "from", "subject"}
-	if r.Sort == SortRelevance {
-		req.SortBy([]string{"-_score", "-date"})
+	offset := max(r.Offset, 0)
+	// The total first: counting matches without scores or sort values is cheap.
+	countReq := bleve.NewSearchRequestOptions(q, 0, 0, false)
+	countReq.Score = "none"
+	counted, err := b.idx.SearchInContext(ctx, countReq)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	total := counted.Total
+	out := &Result{Total: total, Hits: []Hit{}}
+	facets := r.Facets && total <= MaxFacetResults
+	out.FacetsSkipped = r.Facets && !facets
+
+	var res *bleve.SearchResult
+	if r.Sort != SortRelevance && !facets && total > windowFrom {
+		res, err = b.newestWindowed(ctx, q, upperDate(r.Query), total, offset, limit)
 	} else {
-		req.SortBy([]string{"-date"})
-		req.Score = "none" // newest first needs no scores: skip computing them for every match
+		req := bleve.NewSearchRequestOptions(q, limit, offset, false)
+		req.Fields = hitFields
+		if r.Sort == SortRelevance {
+			req.SortBy([]string{"-_score", "-date"})
+		} else {
+			req.SortBy([]string{"-date"})
+			req.Score = "none" // newest first needs no scores: skip computing them for every match
+		}
+		if facets {
+			req.AddFacet("year", bleve.NewFacetRequest("year", 20))
+			req.AddFacet("sender_domain", bleve.NewFacetRequest("sender_domain", 10))
+			req.AddFacet("has_attachment", bleve.NewFacetRequest("has_attachment", 2))
+		}
+		res, err = b.idx.SearchInContext(ctx, req)
 	}
-	if r.Facets {
-		req.AddFacet("year", bleve.NewFacetRequest("year", 20))
-		req.AddFacet("sender_domain", bleve.NewFacetRequest("sender_domain", 10))
-		req.AddFacet("has_attachment", bleve.NewFacetRequest("has_attachment", 2))
-	}
-	res, err := b.idx.SearchInContext(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -316,11 +339,10 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	out := &Result{Total: res.Total, Took: res.Took, Hits: []Hit{}}
 	for _, h := range res.Hits {
 		out.Hits = append(out.Hits, hitOf(h))
 	}
-	if r.Facets {
+	if facets {
 		out.Facets = map[string][]FacetCount{}
 		for name, f := range res.Facets {
 			var list []FacetCount
@@ -330,8 +352,139 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 			out.Facets[name] = list
 		}
 	}
+	out.Took = time.Since(began)
 	return out, nil
 }
+
+var hitFields = []string{"date", "from", "subject"}
+
+// windowFrom is the number of matches above which a newest-first page is looked
+// for in a recent window of dates first (below it, sorting them all is cheap).
+var windowFrom uint64 = 1_000
+
+// upperDate is the end of the date range a query is restricted to (zero: none):
+// the earliest end among the date ranges it requires.
+func upperDate(n query.Node) time.Time {
+	switch n := n.(type) {
+	case *query.DateRange:
+		return n.To
+	case *query.And:
+		var up time.Time
+		for _, t := range n.Terms {
+			if u := upperDate(t); !u.IsZero() && (up.IsZero() || u.Before(up)) {
+				up = u
+			}
+		}
+		return up
+	}
+	return time.Time{}
+}
+
+// dateBucketShift: the date field is indexed as prefix-coded terms at every 4th bit
+// shift; the terms at shift 48 count documents in buckets of 2^48 ns (≈ 3.3 days).
+const dateBucketShift = 48
+
+type dateBucket struct {
+	start int64 // Unix ns
+	count uint64
+}
+
+// dateBuckets reads the date histogram straight from the index's term dictionary
+// (always in step with the index; a few hundred terms), oldest first.
+func (b *Bleve) dateBuckets() ([]dateBucket, error) {
+	lo, err := numeric.NewPrefixCodedInt64(math.MinInt64, dateBucketShift)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := numeric.NewPrefixCodedInt64(math.MaxInt64, dateBucketShift)
+	if err != nil {
+		return nil, err
+	}
+	dict, err := b.idx.FieldDictRange("date", lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	defer dict.Close()
+	var out []dateBucket
+	for {
+		e, err := dict.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return out, nil
+		}
+		pc := numeric.PrefixCoded(e.Term)
+		if sh, err := pc.Shift(); err != nil || sh != dateBucketShift {
+			continue
+		}
+		v, err := pc.Int64()
+		if err != nil {
+			continue
+		}
+		out = append(out, dateBucket{start: v, count: e.Count})
+	}
+}
+
+// newestWindowed finds the newest page of a broad query without sorting every
+// match: it searches the query within the most recent dates, in a window sized
+// from the date histogram so that it likely holds several pages of matches, and
+// widens it until it holds offset+limit of them. The page is exact: every match
+// newer than the window's start is in the window. Undated messages come last, as
+// in the full sort, through the last step (no window).
+func (b *Bleve) newestWindowed(ctx context.Context, q bquery.Query, upper time.Time, total uint64, offset, limit int) (*bleve.SearchResult, error) {
+	need := uint64(offset + limit)
+	buckets, err := b.dateBuckets()
+	if err != nil {
+		return nil, err
+	}
+	if !upper.IsZero() { // the query ends there (before:, year:…): newer mail cannot match
+		for len(buckets) > 0 && buckets[len(buckets)-1].start >= upper.UnixNano() {
+			buckets = buckets[:len(buckets)-1]
+		}
+	}
+	var all uint64
+	for _, bk := range buckets {
+		all += bk.count
+	}
+	want := need * 8 // matches expected in the window, assuming they spread like all mail
+	for {
+		start, whole := int64(math.MinInt64), true
+		if all > 0 && total > 0 {
+			docs := float64(want) * float64(all) / float64(total)
+			var acc uint64
+			for i := len(buckets) - 1; i >= 0; i-- {
+				acc += buckets[i].count
+				if float64(acc) >= docs {
+					start, whole = buckets[i].start, i == 0
+					break
+				}
+			}
+		}
+		wq := q
+		if !whole {
+			incl := true
+			dr := bleve.NewDateRangeInclusiveQuery(time.Unix(0, start), time.Time{}, &incl, nil)
+			dr.SetField("date")
+			wq = bleve.NewConjunctionQuery(q, dr)
+		}
+		req := bleve.NewSearchRequestOptions(wq, limit, offset, false)
+		req.Fields = hitFields
+		req.SortBy([]string{"-date"})
+		req.Score = "none"
+		res, err := b.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if whole || res.Total >= need {
+			return res, nil
+		}
+		want *= 8
+	}
+}
+
+// scanPageSize is Scan's page (a variable so tests can page small indexes).
+var scanPageSize = 10_000
 
 // highlight fills the fragments of hits (one page) by running q again on them alone.
 func (b *Bleve) highlight(ctx context.Context, q bquery.Query, hits bsearch.DocumentMatchCollection) error {
@@ -380,8 +533,11 @@ func hitOf(h *bsearch.DocumentMatch) Hit {
 }
 
 // Scan calls fn for every hit of r.Query, in archive order, paging with search-after so
-// memory stays constant however many messages match.
+// memory stays constant however many messages match. Hits carry the ID only (and
+// the score); callers read the record from the catalog. Every page runs the query
+// again, so pages are large: 10,000 IDs (a few megabytes).
 func (b *Bleve) Scan(ctx context.Context, r Request, fn func(Hit) error) error {
+	scanPage := scanPageSize
 	q, err := translate(r.Query)
 	if err != nil {
 		return err
@@ -391,8 +547,8 @@ func (b *Bleve) Scan(ctx context.Context, r Request, fn func(Hit) error) error {
 	}
 	var after []string
 	for {
-		req := bleve.NewSearchRequestOptions(q, 1000, 0, false)
-		req.Fields = []string{"date", "from", "subject"}
+		req := bleve.NewSearchRequestOptions(q, scanPage, 0, false)
+		req.Score = "none"
 		req.SortBy([]string{"archived", "_id"}) // always present, unique: stable paging
 		if after != nil {
 			req.SearchAfter = after
@@ -406,7 +562,7 @@ func (b *Bleve) Scan(ctx context.Context, r Request, fn func(Hit) error) error {
 				return err
 			}
 		}
-		if len(res.Hits) < 1000 {
+		if len(res.Hits) < scanPage {
 			return nil
 		}
 		after = res.Hits[len(res.Hits)-1].Sort

@@ -88,8 +88,14 @@ type Result struct {
 	Total  uint64                  `json:"total"`
 	Hits   []Hit                   `json:"hits"`
 	Facets map[string][]FacetCount `json:"facets,omitempty"`
-	Took   time.Duration           `json:"took_ns"`
+	// FacetsSkipped: facets were asked for but the query has more than
+	// MaxFacetResults results; counting them would read every match.
+	FacetsSkipped bool          `json:"facets_skipped,omitempty"`
+	Took          time.Duration `json:"took_ns"`
 }
+
+// MaxFacetResults bounds the results whose facets a search counts.
+const MaxFacetResults = 100_000
 
 // Index stores and searches documents.
 type Index interface {

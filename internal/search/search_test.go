@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -143,6 +144,82 @@ func TestNormalizeSubject(t *testing.T) {
 	} {
 		if got := NormalizeSubject(in); got != want {
 			t.Errorf("NormalizeSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestNewestWindowed: a broad newest-first query searched in a recent window of
+// dates gives exactly the pages the full sort gives, whatever the spread of dates
+// (clustered, future-dated spam, undated messages) and the page asked for.
+func TestNewestWindowed(t *testing.T) {
+	// Not parallel: it changes windowFrom.
+	idx, err := OpenBleve(filepath.Join(t.TempDir(), "index"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	ctx := context.Background()
+	var docs []Doc
+	base := day("2015-01-01")
+	for i := 0; i < 3000; i++ {
+		d := Doc{ID: fmt.Sprintf("m%04d", i), Subject: "oficio", Body: "texto"}
+		switch {
+		case i%97 == 0: // undated
+		case i%251 == 0:
+			d.Date = day("2036-02-05").Add(time.Duration(i) * time.Minute) // forged future date
+		case i < 2000:
+			d.Date = base.Add(time.Duration(i*7) * time.Hour) // a dense past
+		default:
+			d.Date = base.Add(time.Duration(i*i) * time.Hour) // a sparse recent tail
+		}
+		if i%3 == 0 && i < 1500 { // only in old mail: the first window holds too few
+			d.Body += " contrato"
+		}
+		docs = append(docs, d)
+	}
+	if err := idx.Index(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	// Scan pages with search-after: every match once, however many pages.
+	scanPageSize = 7
+	all, _ := query.Parse("*")
+	seen := map[string]int{}
+	err = idx.Scan(ctx, Request{Query: all}, func(h Hit) error { seen[h.ID]++; return nil })
+	scanPageSize = 10_000
+	if err != nil || len(seen) != len(docs) {
+		t.Fatalf("scan: %d of %d documents, %v", len(seen), len(docs), err)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("scan: %s seen %d times", id, n)
+		}
+	}
+	if b, err := idx.dateBuckets(); err != nil || len(b) < 10 {
+		t.Fatalf("date histogram: %d buckets, %v", len(b), err)
+	}
+	for _, qs := range []string{"contrato", "oficio", "oficio -contrato", "oficio before:2015-03-01", "oficio year:2015", "contrato after:2015-02-01 before:2015-06-01"} {
+		n, _ := query.Parse(qs)
+		for _, page := range [][2]int{{0, 20}, {0, 5}, {40, 20}, {990, 20}, {1995, 20}, {2990, 20}} {
+			windowFrom = 1 << 62
+			plain, err := idx.Search(ctx, Request{Query: n, Offset: page[0], Limit: page[1]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			windowFrom = 10
+			win, err := idx.Search(ctx, Request{Query: n, Offset: page[0], Limit: page[1]})
+			windowFrom = 1_000
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plain.Total != win.Total || len(plain.Hits) != len(win.Hits) {
+				t.Fatalf("%q %v: totals %d/%d, hits %d/%d", qs, page, plain.Total, win.Total, len(plain.Hits), len(win.Hits))
+			}
+			for i := range plain.Hits {
+				if !plain.Hits[i].Date.Equal(win.Hits[i].Date) {
+					t.Fatalf("%q %v: hit %d: %s %v (full sort) vs %s %v (window)", qs, page, i,
+						plain.Hits[i].ID, plain.Hits[i].Date, win.Hits[i].ID, win.Hits[i].Date)
+				}
+			}
 		}
 	}
 }

@@ -140,9 +140,7 @@ func translateTerm(t *query.Term) (bquery.Query, error) {
 		if t.Prefix {
 			return bleve.NewDisjunctionQuery(termQuery("filename_kw", lv, true), termQuery("filename", fold(lv), true)), nil
 		}
-		m := bleve.NewMatchPhraseQuery(v)
-		m.SetField("filename")
-		return bleve.NewDisjunctionQuery(termQuery("filename_kw", lv, false), m), nil
+		return bleve.NewDisjunctionQuery(termQuery("filename_kw", lv, false), partsPhrase("filename", v)), nil
 	case "id":
 		return termQuery("message_id", strings.ToLower(strings.Trim(v, "<> ")), t.Prefix), nil
 	case "thread":
@@ -190,10 +188,21 @@ func addressQuery(field string, t *query.Term) bquery.Query {
 	case t.Prefix:
 		return termQuery(field+"_text", fold(v), true)
 	default:
-		m := bleve.NewMatchPhraseQuery(t.Value)
-		m.SetField(field + "_text")
-		return m
+		return partsPhrase(field+"_text", t.Value)
 	}
+}
+
+// partsPhrase matches v's words in order in a field analysed into parts (names,
+// address parts, file names). One word is a plain term: a phrase search would
+// read every match's positions for nothing.
+func partsPhrase(field, v string) bquery.Query {
+	toks := partsAnalyzer().Analyze([]byte(v))
+	if len(toks) == 1 {
+		return termQuery(field, string(toks[0].Term), false)
+	}
+	m := bleve.NewMatchPhraseQuery(v)
+	m.SetField(field)
+	return m
 }
 
 func termQuery(field, v string, prefix bool) bquery.Query {
@@ -233,17 +242,22 @@ func stemPrefix(v string) string {
 	return st
 }
 
-var textAnalyzer = sync.OnceValue(func() analysis.Analyzer {
+var (
+	textAnalyzer  = sync.OnceValue(func() analysis.Analyzer { return namedAnalyzer(analyzerText) })
+	partsAnalyzer = sync.OnceValue(func() analysis.Analyzer { return namedAnalyzer(analyzerParts) })
+)
+
+func namedAnalyzer(name string) analysis.Analyzer {
 	im, err := indexMapping()
 	if err != nil {
 		panic(err) // the mapping is a constant of this package
 	}
-	a := im.AnalyzerNamed(analyzerText)
+	a := im.AnalyzerNamed(name)
 	if a == nil {
-		panic("search: analyzer " + analyzerText + " missing")
+		panic("search: analyzer " + name + " missing")
 	}
 	return a
-})
+}
 
 // fold lowercases and strips accents, as the analyzers do, for prefix queries
 // (which bleve does not analyze).
