@@ -155,6 +155,9 @@ func runBenchSearch(ctx context.Context, m *Main, args []string) error {
 		if *corpus == "" {
 			*corpus = findCorpus(m.Getenv("RESGUARDO_CORPUS"))
 		}
+		if *corpus == "" {
+			return &exitError{code: 2, err: errors.New("bench search: the shared corpus was not found: give --corpus DIR, set RESGUARDO_CORPUS, or --mail DIR")}
+		}
 		maildir = filepath.Join(scratch, "mail")
 		if _, err := os.Stat(maildir); err != nil || !*reuse {
 			if err := corpusMaildir(*corpus, scratch, maildir); err != nil {

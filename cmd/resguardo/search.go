@@ -87,6 +87,15 @@ func (m *Main) updateIndex(ctx context.Context, a *archive.Archive, progress boo
 		idx.Close()
 		return fmt.Errorf("compact search index: %w", err)
 	}
+	if err := idx.Close(); err != nil {
+		return err
+	}
+	// Segment files merged away are deleted by a writable open; a large merge
+	// can outlast Compact's wait for the background cleanup, so open once more.
+	idx, err = search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
+	if err != nil {
+		return err
+	}
 	return idx.Close()
 }
 
