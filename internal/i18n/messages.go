@@ -33,6 +33,8 @@ var messages = map[string]msg{
 	"reindex.done":                {"Índice reconstruido: %s mensajes.", "Index rebuilt: %s messages."},
 	"export.progress":             {"Exportando:", "Exporting:"},
 	"export.done":                 {"%s mensajes exportados a %s (%s msg/s); la exportación quedó registrada en la bitácora de accesos.", "%s messages exported to %s (%s msg/s); the export was logged in the access ledger."},
+	"dkim.created":                {"Llave DKIM creada: %s (0600; respáldela con las demás llaves).", "DKIM key created: %s (0600; back it up with the other keys)."},
+	"dkim.publish":                {"Publique este registro TXT en %s antes de firmar correo con ella:", "Publish this TXT record at %s before signing mail with it:"},
 	"search.facets_skipped":       {"Sin facetas: la búsqueda tiene más de %s resultados; acótela para verlas.", "No facets: the search has more than %s results; narrow it to see them."},
 	"search.lag":                  {"Aviso: %s mensajes aún no están en el índice.", "Note: %s messages are not indexed yet."},
 	// data directory
