@@ -31,10 +31,15 @@ func checkSPF(ctx context.Context, r *Resolver, ip net.IP, helo, mailFrom string
 		res.Result, res.Explanation = SPFPermError, "no client IP address"
 		return res
 	}
+	tr := &syntaxTracker{Resolver: r}
 	got, err := spf.CheckHostWithSender(ip, helo, res.Sender,
-		spf.WithContext(ctx), spf.WithResolver(r))
+		spf.WithContext(ctx), spf.WithResolver(tr))
 	res.Result = string(got)
 	res.Explanation = spfExplanation(spf.Result(res.Result), err)
+	if bad := tr.syntaxError(); bad != "" && got != spf.None {
+		// A record the evaluation read has a syntax error somewhere (section 4.6).
+		res.Result, res.Explanation = SPFPermError, "syntax error in the "+bad
+	}
 	return res
 }
 
