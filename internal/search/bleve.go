@@ -380,6 +380,19 @@ func upperDate(n query.Node) time.Time {
 	return time.Time{}
 }
 
+// fullSortBelow: when a first window misses, a query with at most this many
+// matches is sorted whole (≈1 µs per match) instead of widening the window.
+var fullSortBelow uint64 = 5_000
+
+// sortedPage sorts every match by date: the plain way to a newest-first page.
+func (b *Bleve) sortedPage(ctx context.Context, q bquery.Query, offset, limit int) (*bleve.SearchResult, error) {
+	req := bleve.NewSearchRequestOptions(q, limit, offset, false)
+	req.Fields = hitFields
+	req.SortBy([]string{"-date"})
+	req.Score = "none"
+	return b.idx.SearchInContext(ctx, req)
+}
+
 // dateBucketShift: the date field is indexed as prefix-coded terms at every 4th bit
 // shift; the terms at shift 48 count documents in buckets of 2^48 ns (≈ 3.3 days).
 const dateBucketShift = 48
@@ -478,6 +491,12 @@ func (b *Bleve) newestWindowed(ctx context.Context, q bquery.Query, upper time.T
 		}
 		if whole || res.Total >= need {
 			return res, nil
+		}
+		if total <= fullSortBelow {
+			// The matches are older than their share of the mail suggested (a
+			// mailing list of years ago, say): sorting them all is cheaper than
+			// widening the window step by step.
+			return b.sortedPage(ctx, q, offset, limit)
 		}
 		want *= 8
 	}

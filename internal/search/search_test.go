@@ -199,15 +199,15 @@ func TestNewestWindowed(t *testing.T) {
 	}
 	for _, qs := range []string{"contrato", "oficio", "oficio -contrato", "oficio before:2015-03-01", "oficio year:2015", "contrato after:2015-02-01 before:2015-06-01"} {
 		n, _ := query.Parse(qs)
-		for _, page := range [][2]int{{0, 20}, {0, 5}, {40, 20}, {990, 20}, {1995, 20}, {2990, 20}} {
+		for _, page := range [][2]int{{0, 20}, {0, 5}, {1, 5}, {40, 20}, {41, 20}, {990, 20}, {1995, 20}, {2990, 20}} {
 			windowFrom = 1 << 62
 			plain, err := idx.Search(ctx, Request{Query: n, Offset: page[0], Limit: page[1]})
 			if err != nil {
 				t.Fatal(err)
 			}
-			windowFrom = 10
+			windowFrom, fullSortBelow = 10, uint64(page[0]%2)*1_000_000 // widen windows, or fall back to the full sort
 			win, err := idx.Search(ctx, Request{Query: n, Offset: page[0], Limit: page[1]})
-			windowFrom = 1_000
+			windowFrom, fullSortBelow = 1_000, 5_000
 			if err != nil {
 				t.Fatal(err)
 			}
