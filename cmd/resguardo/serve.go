@@ -72,6 +72,28 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
 	}
+	// The SMTP gateway ([gateway] listeners), sharing one ingester.
+	gw, err := startGateway(m, a)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	var gwErrc <-chan error
+	stopGateway := func() error {
+		if gw == nil {
+			return nil
+		}
+		fmt.Fprintln(m.Stderr, m.P.T("gateway.stopping"))
+		sctx, cancel := context.WithTimeout(context.Background(), gw.shutdownTimeout())
+		defer cancel()
+		err := gw.stop(sctx)
+		gw = nil
+		return err
+	}
+	defer stopGateway()
+	if gw != nil {
+		gwErrc = gw.errc
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", ln.Addr()))
 	m.Logger.Info("serving", "addr", ln.Addr().String(), "data", m.DataDir)
@@ -92,6 +114,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 				return err
 			}
 			return nil
+		case err := <-gwErrc:
+			return errors.Join(err, stopGateway())
 		case <-tick.C:
 			// Every committed batch signs a checkpoint; the newest is timestamped
 			// here (once per size), so constancias wait at most one interval.
@@ -100,7 +124,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 			// Entries other processes committed (access entries) enter the Merkle log,
 			// and new records the search index.
-			if err := a.CatchUp(ctx); err != nil {
+			catchUp := a.CatchUp
+			if gw != nil { // never while the gateway's ingester appends
+				catchUp = func(ctx context.Context) error { return gw.catchUp(ctx, a) }
+			}
+			if err := catchUp(ctx); err != nil {
 				m.Logger.Warn("ledger catch-up", "err", err)
 			}
 			if err := m.runIndexer(ctx, a, idx, false); err != nil {
@@ -112,9 +140,12 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 		case <-ctx.Done():
 			fmt.Fprintln(m.Stderr, m.P.T("serve.stopping"))
+			// SMTP first: no new connections, open sessions finish and get their
+			// answer (250 only once durable), then the ingester is flushed.
+			gwErr := stopGateway()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return srv.Shutdown(sctx)
+			return errors.Join(gwErr, srv.Shutdown(sctx))
 		}
 	}
 }

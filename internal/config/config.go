@@ -30,6 +30,7 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Import   Import   `toml:"import"`
 	Evidence Evidence `toml:"evidence"`
+	Gateway  Gateway  `toml:"gateway"`
 }
 
 // Server is the HTTP listener of `resguardo serve`.
@@ -128,6 +129,7 @@ func Default() Config {
 		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",
 			Interval: Duration(5 * time.Second), EveryEntries: 10000, VerifyURL: "http://127.0.0.1:8025/verificar",
 			PSC: PSC{Protocol: "rfc3161", Interval: Duration(time.Hour), RESTResponse: "json:constancia"}},
+		Gateway: defaultGateway(),
 	}
 }
 
@@ -363,6 +365,7 @@ func (c *Config) validate() []Problem {
 	if time.Duration(c.Evidence.Interval) < time.Second {
 		bad("evidence.interval", "want at least 1s")
 	}
+	c.Gateway.validate(bad)
 	return ps
 }
 

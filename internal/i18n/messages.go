@@ -48,6 +48,11 @@ var messages = map[string]msg{
 	// serve
 	"serve.listening": {"Resguardo escuchando en http://%s  (estado: /  salud: /healthz)", "Resguardo listening on http://%s  (status: /  health: /healthz)"},
 	"serve.stopping":  {"Deteniendo Resguardo…", "Stopping Resguardo…"},
+	// gateway (serve)
+	"gateway.listening":   {"Pasarela SMTP (%s) escuchando en %s", "SMTP gateway (%s) listening on %s"},
+	"gateway.tls.created": {"Certificado TLS autofirmado de la pasarela creado en %s (configure gateway.tls_cert_file para usar uno propio)", "Self-signed gateway TLS certificate created at %s (set gateway.tls_cert_file to use your own)"},
+	"gateway.stopping":    {"Pasarela SMTP: ya no se aceptan conexiones; terminando las sesiones abiertas…", "SMTP gateway: no longer accepting connections; finishing open sessions…"},
+	"gateway.stopped":     {"Pasarela SMTP detenida: %d aceptados, %d en cuarentena, %d rechazados, %d diferidos (4xx)", "SMTP gateway stopped: %d accepted, %d quarantined, %d rejected, %d deferred (4xx)"},
 	// fsck
 	"fsck.ok":        {"Verificación completa: %s registros, %s bytes leídos, bitácora de %s entradas; sin problemas.", "Check complete: %s records, %s bytes read, ledger of %s entries; no problems."},
 	"fsck.okquick":   {"Verificación rápida: %s registros presentes, bitácora de %s entradas verificada; sin problemas.", "Quick check: %s records present, ledger of %s entries verified; no problems."},

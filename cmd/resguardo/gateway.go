@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/intake"
+	"github.com/resguardo/resguardo/internal/keys"
+	"github.com/resguardo/resguardo/internal/mailauth"
+	"github.com/resguardo/resguardo/internal/smtpgw"
+)
+
+// gateway is the SMTP side of `resguardo serve`: the listeners configured in
+// [gateway], one intake.Pipeline and one archive.Ingester shared by every
+// session (group commit across sessions).
+type gateway struct {
+	m       *Main
+	servers []*smtpgw.Server
+	pipe    *intake.Pipeline
+	arch    *serialArchiver
+	errc    chan error
+}
+
+// serialArchiver lets serve's housekeeping (ledger catch-up) run only while
+// no item is between Ingester.Add and its result: archive.CatchUp and the
+// ingester's ledger stage must not append to the Merkle log at the same
+// time. Each item holds a read lock until its result arrives.
+type serialArchiver struct {
+	in *archive.Ingester
+	mu sync.RWMutex
+}
+
+func (s *serialArchiver) Add(ctx context.Context, it *archive.Item) error {
+	s.mu.RLock()
+	outer := it.Done
+	inner := make(chan archive.Result, 1)
+	it.Done = inner
+	if err := s.in.Add(ctx, it); err != nil {
+		s.mu.RUnlock()
+		return err
+	}
+	go func() {
+		r := <-inner
+		s.mu.RUnlock()
+		if outer != nil {
+			outer <- r // intake's channel is buffered
+		}
+	}()
+	return nil
+}
+
+// exclusive runs f while no item is in the pipeline.
+func (s *serialArchiver) exclusive(f func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f()
+}
+
+func gatewayPolicies(c config.Gateway) map[smtpgw.Channel]intake.Policy {
+	out := map[smtpgw.Channel]intake.Policy{}
+	for _, ch := range []smtpgw.Channel{smtpgw.ChannelMX, smtpgw.ChannelSubmission, smtpgw.ChannelJournal} {
+		p := intake.DefaultPolicy(ch)
+		if cp, ok := c.Policy[string(ch)]; ok {
+			if cp.Skip != nil {
+				p.Skip = cp.Skip
+			}
+			if cp.MaxAction != "" {
+				p.MaxAction = intake.Action(cp.MaxAction)
+			}
+			if len(cp.Actions) > 0 {
+				p.Actions = map[string]intake.Action{}
+				for k, v := range cp.Actions {
+					p.Actions[k] = intake.Action(v)
+				}
+			}
+		}
+		if ch == smtpgw.ChannelJournal && p.MaxAction.Rank() > intake.ActionQuarantine.Rank() {
+			p.MaxAction = intake.ActionTag // journaled mail was already delivered: never refuse it
+		}
+		out[ch] = p
+	}
+	return out
+}
+
+// startGateway starts the configured listeners; nil when none is.
+func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
+	c := m.Config.Gateway
+	if !c.Enabled() {
+		return nil, nil
+	}
+	host := c.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+		if host == "" {
+			host = "localhost"
+		}
+	}
+	certFile, keyFile := c.TLSCertFile, c.TLSKeyFile
+	if certFile == "" {
+		var created bool
+		var err error
+		certFile, keyFile, created, err = keys.InitGatewayTLS(archive.Layout{Dir: a.Dir()}.Keys(), host, nowUTC())
+		if err != nil {
+			return nil, fmt.Errorf("gateway TLS certificate: %w", err)
+		}
+		if created {
+			fmt.Fprintln(m.Stderr, m.P.T("gateway.tls.created", certFile))
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("gateway TLS certificate: %w", err)
+	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+
+	checker, err := mailauth.New(mailauth.Options{
+		DNS:   mailauth.ResolverOptions{Server: c.DNSServer, Timeout: c.DNSTimeout.D()},
+		DNSBL: mailauth.DNSBLOptions{IPZones: c.DNSBLZones, DomainZones: c.RHSBLZones, Timeout: c.DNSTimeout.D()},
+		Allow: c.Allow, Block: c.Block,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var auth smtpgw.Authenticator
+	if len(c.Users) > 0 {
+		us := make([]intake.User, 0, len(c.Users))
+		for _, u := range c.Users {
+			us = append(us, intake.User{Name: u.Name, PasswordHash: u.PasswordHash, AllowedFrom: u.AllowedFrom})
+		}
+		users, err := intake.NewUsers(us)
+		if err != nil {
+			return nil, fmt.Errorf("gateway.users: %w", err)
+		}
+		auth = users
+	}
+
+	// The ingester outlives serve's context: SIGTERM must not abandon a batch
+	// that sessions are waiting for. It is closed after the listeners.
+	in := a.Ingest(context.Background(), archive.IngestOptions{
+		BatchSize: m.Config.Archive.BatchSize, MaxDelay: m.Config.Archive.BatchDelay.D(),
+	})
+	g := &gateway{m: m, arch: &serialArchiver{in: in}, errc: make(chan error, 4)}
+	g.pipe, err = intake.New(intake.Options{
+		Archive: g.arch, Checks: []intake.Check{intake.AuthCheck{Checker: checker}},
+		Policies: gatewayPolicies(c), AuthServID: host, Logger: m.Logger.With("component", "intake"),
+	})
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+
+	var allowed []netip.Prefix
+	for _, s := range c.Journal.AllowedClients {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			allowed = append(allowed, p)
+		} else if a, err := netip.ParseAddr(s); err == nil {
+			allowed = append(allowed, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	dc := smtpgw.DefaultConfig(smtpgw.ChannelSubmission)
+	limiter := smtpgw.NewAuthLimiter(dc.AuthMaxFailures, dc.AuthWindow, dc.AuthLockout, nil) // shared by 587 and 465
+	type listener struct {
+		name, addr string
+		ch         smtpgw.Channel
+		implicit   bool
+	}
+	var ls []listener
+	for _, l := range []listener{{"mx", c.Listen.MX, smtpgw.ChannelMX, false},
+		{"submission", c.Listen.Submission, smtpgw.ChannelSubmission, false},
+		{"submissions", c.Listen.Submissions, smtpgw.ChannelSubmission, true},
+		{"journal", c.Listen.Journal, smtpgw.ChannelJournal, false}} {
+		if l.addr != "" {
+			ls = append(ls, l)
+		}
+	}
+	for _, l := range ls {
+		sc := smtpgw.DefaultConfig(l.ch)
+		sc.Name, sc.Addr, sc.Hostname, sc.TLS, sc.ImplicitTLS = l.name, l.addr, host, tlsCfg, l.implicit
+		sc.Domains = c.Domains
+		sc.MaxMessageBytes = int64(c.MaxMessageSize)
+		sc.MaxRecipients = c.MaxRecipients
+		sc.MaxConns, sc.MaxConnsPerIP = c.MaxConnections, c.MaxConnectionsPerIP
+		if l.ch == smtpgw.ChannelJournal {
+			sc.JournalAddresses = c.Journal.Addresses
+			sc.JournalMode = smtpgw.JournalMode(strings.TrimPrefix(c.Journal.Mode, "auto"))
+			sc.AllowedClients = allowed
+		}
+		srv, err := smtpgw.New(sc, g.pipe, smtpgw.Options{Logger: m.Logger.With("component", "smtp"), Authenticator: auth, AuthLimiter: limiter})
+		if err != nil {
+			g.stop(context.Background())
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			g.stop(context.Background())
+			return nil, &exitError{code: 1, err: fmt.Errorf("gateway %s: listen on %s: %w", l.name, l.addr, err)}
+		}
+		g.servers = append(g.servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, smtpgw.ErrServerClosed) {
+				g.errc <- fmt.Errorf("gateway %s: %w", l.name, err)
+			}
+		}()
+		fmt.Fprintln(m.Stderr, m.P.T("gateway.listening", l.name, ln.Addr()))
+		m.Logger.Info("smtp listening", "listener", l.name, "addr", ln.Addr().String())
+	}
+	return g, nil
+}
+
+// catchUp runs the ledger catch-up between batches.
+func (g *gateway) catchUp(ctx context.Context, a *archive.Archive) error {
+	return g.arch.exclusive(func() error { return a.CatchUp(ctx) })
+}
+
+// stop closes the listeners, lets open sessions finish (within ctx), then
+// flushes and closes the ingester.
+func (g *gateway) stop(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(g.servers))
+	for i, s := range g.servers {
+		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
+	}
+	wg.Wait()
+	errs = append(errs, g.arch.in.Close())
+	if g.pipe != nil {
+		st := g.pipe.Stats()
+		fmt.Fprintln(g.m.Stderr, g.m.P.T("gateway.stopped", st.Accepted, st.Quarantined, st.Rejected, st.TempFailed))
+	}
+	return errors.Join(errs...)
+}
+
+// shutdownTimeout is how long stop waits for open sessions.
+func (g *gateway) shutdownTimeout() time.Duration { return g.m.Config.Gateway.ShutdownTimeout.D() }

@@ -1,0 +1,270 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/mailauth"
+)
+
+// Gateway configures the SMTP gateway of `resguardo serve` (docs/GATEWAY.md).
+// It is off while every listener address is empty.
+type Gateway struct {
+	// Hostname is announced in the greeting and EHLO and is the
+	// Authentication-Results authserv-id; default: the machine's host name.
+	Hostname string   `toml:"hostname"`
+	Domains  []string `toml:"domains"` // the institution's domains: MX accepts mail only for these
+	// TLS certificate and key (PEM). Empty: serve generates a self-signed
+	// certificate for Hostname into keys/gateway/ at first start.
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+
+	DNSServer  string   `toml:"dns_server"`  // host:port of the resolver for checks; empty: the system's
+	DNSTimeout Duration `toml:"dns_timeout"` // per lookup
+	DNSBLZones []string `toml:"dnsbl_zones"` // DNSBL zones queried with the client IP
+	RHSBLZones []string `toml:"rhsbl_zones"` // RHSBL zones queried with sender domains
+	Allow      []string `toml:"allow"`       // local allow list: IP, CIDR, domain, address
+	Block      []string `toml:"block"`       // local block list (wins over allow)
+
+	MaxMessageSize      Size     `toml:"max_message_size"`
+	MaxRecipients       int      `toml:"max_recipients"`
+	MaxConnections      int      `toml:"max_connections"`        // per listener
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // per listener and client (/64 for IPv6)
+	ShutdownTimeout     Duration `toml:"shutdown_timeout"`       // SIGTERM: how long open sessions may finish
+
+	Listen  GatewayListen            `toml:"listen"`
+	Journal GatewayJournal           `toml:"journal"`
+	Policy  map[string]GatewayPolicy `toml:"policy"` // per channel: mx, submission, journal
+	Users   []GatewayUser            `toml:"users"`
+}
+
+// GatewayListen are the listener addresses; empty = off.
+type GatewayListen struct {
+	MX          string `toml:"mx"`          // e.g. ":25"
+	Submission  string `toml:"submission"`  // STARTTLS, e.g. ":587"
+	Submissions string `toml:"submissions"` // implicit TLS, e.g. ":465"
+	Journal     string `toml:"journal"`     // e.g. ":2525"
+}
+
+// GatewayJournal configures the journal listener.
+type GatewayJournal struct {
+	Addresses      []string `toml:"addresses"`       // the journal mailbox(es) it accepts RCPT TO for
+	Mode           string   `toml:"mode"`            // auto, exchange, bcc
+	AllowedClients []string `toml:"allowed_clients"` // CIDRs of the Exchange/Postfix servers; empty: anyone
+}
+
+// GatewayPolicy is what one channel does with the checks' findings.
+type GatewayPolicy struct {
+	Skip      []string          `toml:"skip"`       // checks that do not run ("auth")
+	MaxAction string            `toml:"max_action"` // the strongest action the channel may apply
+	Actions   map[string]string `toml:"actions"`    // finding code → action
+}
+
+// GatewayUser is a submission user until the web application brings user
+// management.
+type GatewayUser struct {
+	Name         string   `toml:"name"`
+	PasswordHash string   `toml:"password_hash"` // argon2id, PHC string format
+	AllowedFrom  []string `toml:"allowed_from"`  // addresses, or "@domain" for all of a domain
+}
+
+// Enabled reports whether any listener is configured.
+func (g Gateway) Enabled() bool {
+	l := g.Listen
+	return l.MX != "" || l.Submission != "" || l.Submissions != "" || l.Journal != ""
+}
+
+// GatewayActions are the action names of a policy, weakest first.
+var GatewayActions = []string{"accept", "tag", "quarantine", "tempfail", "reject"}
+
+// GatewayChecks are the checks a policy may skip.
+var GatewayChecks = []string{"auth"}
+
+// GatewayFindingCodes are the finding codes a policy may give an action
+// (internal/intake's codes; a test keeps both lists equal).
+var GatewayFindingCodes = []string{"block_list", "dnsbl", "dmarc_reject", "dmarc_quarantine", "dmarc_temperror",
+	"spf_fail", "dkim_fail", "check_error"}
+
+func defaultGateway() Gateway {
+	return Gateway{
+		DNSTimeout: Duration(5 * time.Second), MaxMessageSize: 50 << 20, MaxRecipients: 100,
+		MaxConnections: 500, MaxConnectionsPerIP: 20, ShutdownTimeout: Duration(30 * time.Second),
+		Journal: GatewayJournal{Mode: "auto"},
+	}
+}
+
+var (
+	domainRe = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	argonRe  = regexp.MustCompile(`^\$argon2id\$v=19\$m=[0-9]+,t=[0-9]+,p=[0-9]+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$`)
+	addrRe   = regexp.MustCompile(`^[^@\s<>]+@([a-z0-9-]+\.)+[a-z0-9-]+$`)
+)
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gateway) validate(bad func(key, format string, a ...any)) {
+	if g.Hostname != "" && !domainRe.MatchString(strings.ToLower(g.Hostname)) && g.Hostname != "localhost" {
+		bad("gateway.hostname", "want a host name such as \"mx.ejemplo.gob.mx\", got %q", g.Hostname)
+	}
+	for _, d := range g.Domains {
+		if !domainRe.MatchString(strings.ToLower(strings.TrimSuffix(d, "."))) {
+			bad("gateway.domains", "%q is not a domain name (e.g. \"ejemplo.gob.mx\")", d)
+		}
+	}
+	if g.Listen.MX != "" && len(g.Domains) == 0 {
+		bad("gateway.listen.mx", "the MX listener needs gateway.domains, the institution's domains (it accepts mail only for them)")
+	}
+	seen := map[string]string{}
+	for _, l := range []struct{ key, addr string }{{"gateway.listen.mx", g.Listen.MX}, {"gateway.listen.submission", g.Listen.Submission},
+		{"gateway.listen.submissions", g.Listen.Submissions}, {"gateway.listen.journal", g.Listen.Journal}} {
+		if l.addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.addr); err != nil || !isPort(port) {
+			bad(l.key, "want host:port, e.g. \"127.0.0.1:2525\" or \":25\", got %q", l.addr)
+		} else if other, dup := seen[l.addr]; dup {
+			bad(l.key, "%s is already used by %s", l.addr, other)
+		}
+		seen[l.addr] = l.key
+	}
+	if (g.TLSCertFile == "") != (g.TLSKeyFile == "") {
+		bad("gateway.tls_cert_file", "tls_cert_file and tls_key_file go together (or leave both empty for a generated certificate)")
+	}
+	for _, f := range []struct{ key, path string }{{"gateway.tls_cert_file", g.TLSCertFile}, {"gateway.tls_key_file", g.TLSKeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "%v", err)
+			}
+		}
+	}
+	if g.DNSServer != "" {
+		if _, port, err := net.SplitHostPort(g.DNSServer); err != nil || !isPort(port) {
+			bad("gateway.dns_server", "want host:port of a resolver, e.g. \"127.0.0.1:53\", got %q", g.DNSServer)
+		}
+	}
+	if g.DNSTimeout.D() < 100*time.Millisecond || g.DNSTimeout.D() > time.Minute {
+		bad("gateway.dns_timeout", "want between 100ms and 1m")
+	}
+	for _, z := range append(append([]string{}, g.DNSBLZones...), g.RHSBLZones...) {
+		if !domainRe.MatchString(strings.ToLower(strings.Trim(z, "."))) {
+			key := "gateway.dnsbl_zones"
+			if contains(g.RHSBLZones, z) {
+				key = "gateway.rhsbl_zones"
+			}
+			bad(key, "%q is not a DNS zone", z)
+		}
+	}
+	for _, l := range []struct {
+		key     string
+		entries []string
+	}{{"gateway.allow", g.Allow}, {"gateway.block", g.Block}} {
+		for _, e := range l.entries {
+			if _, err := mailauth.ParseListEntry(e); err != nil {
+				bad(l.key, "%v", err)
+			}
+		}
+	}
+	if g.MaxMessageSize < 1<<10 || g.MaxMessageSize > 1<<30 {
+		bad("gateway.max_message_size", "want between 1KiB and 1GiB")
+	}
+	if g.MaxRecipients < 1 || g.MaxRecipients > 10000 {
+		bad("gateway.max_recipients", "want 1 to 10000, got %d", g.MaxRecipients)
+	}
+	if g.MaxConnections < 1 {
+		bad("gateway.max_connections", "want at least 1")
+	}
+	if g.MaxConnectionsPerIP < 1 || g.MaxConnectionsPerIP > g.MaxConnections {
+		bad("gateway.max_connections_per_ip", "want 1 to max_connections (%d)", g.MaxConnections)
+	}
+	if g.ShutdownTimeout.D() < time.Second {
+		bad("gateway.shutdown_timeout", "want at least 1s")
+	}
+
+	switch g.Journal.Mode {
+	case "auto", "exchange", "bcc":
+	default:
+		bad("gateway.journal.mode", "want auto, exchange or bcc, got %q", g.Journal.Mode)
+	}
+	if g.Listen.Journal != "" && len(g.Journal.Addresses) == 0 {
+		bad("gateway.listen.journal", "the journal listener needs gateway.journal.addresses, the journal address(es) it receives for")
+	}
+	for _, a := range g.Journal.Addresses {
+		if !addrRe.MatchString(strings.ToLower(a)) {
+			bad("gateway.journal.addresses", "%q is not an address", a)
+		}
+	}
+	for _, c := range g.Journal.AllowedClients {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			if _, err := netip.ParseAddr(c); err != nil {
+				bad("gateway.journal.allowed_clients", "want an IP address or CIDR such as \"10.20.1.0/24\", got %q", c)
+			}
+		}
+	}
+
+	for ch, p := range g.Policy {
+		key := "gateway.policy." + ch
+		if ch != "mx" && ch != "submission" && ch != "journal" {
+			bad(key, "unknown channel %q (want mx, submission or journal)", ch)
+			continue
+		}
+		for _, s := range p.Skip {
+			if !contains(GatewayChecks, s) {
+				bad(key+".skip", "unknown check %q (known: %s)", s, strings.Join(GatewayChecks, ", "))
+			}
+		}
+		if p.MaxAction != "" && !contains(GatewayActions, p.MaxAction) {
+			bad(key+".max_action", "want %s, got %q", strings.Join(GatewayActions, ", "), p.MaxAction)
+		}
+		if ch == "journal" && (p.MaxAction == "reject" || p.MaxAction == "tempfail") {
+			bad(key+".max_action", "the journal channel never refuses mail (it was already delivered): want accept, tag or quarantine")
+		}
+		for code, a := range p.Actions {
+			if !contains(GatewayFindingCodes, code) {
+				bad(key+".actions."+code, "unknown finding %q (known: %s)", code, strings.Join(GatewayFindingCodes, ", "))
+			} else if !contains(GatewayActions, a) {
+				bad(key+".actions."+code, "want %s, got %q", strings.Join(GatewayActions, ", "), a)
+			}
+		}
+	}
+
+	if (g.Listen.Submission != "" || g.Listen.Submissions != "") && len(g.Users) == 0 {
+		key := "gateway.listen.submission"
+		if g.Listen.Submission == "" {
+			key = "gateway.listen.submissions"
+		}
+		bad(key, "the submission listener needs at least one [[gateway.users]] entry")
+	}
+	names := map[string]bool{}
+	for i, u := range g.Users {
+		key := fmt.Sprintf("gateway.users[%d]", i)
+		if strings.TrimSpace(u.Name) == "" {
+			bad(key+".name", "user %d has no name", i+1)
+		} else if names[strings.ToLower(u.Name)] {
+			bad(key+".name", "user %q is listed twice", u.Name)
+		}
+		names[strings.ToLower(u.Name)] = true
+		if !argonRe.MatchString(u.PasswordHash) {
+			bad(key+".password_hash", "user %q: want an argon2id hash \"$argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>\" (see docs/GATEWAY.md), never a password", u.Name)
+		}
+		if len(u.AllowedFrom) == 0 {
+			bad(key+".allowed_from", "user %q may send from no address", u.Name)
+		}
+		for _, a := range u.AllowedFrom {
+			la := strings.ToLower(a)
+			if !(strings.HasPrefix(la, "@") && domainRe.MatchString(la[1:])) && !addrRe.MatchString(la) {
+				bad(key+".allowed_from", "user %q: %q is neither an address nor \"@domain\"", u.Name, a)
+			}
+		}
+	}
+}
