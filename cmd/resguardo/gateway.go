@@ -27,43 +27,8 @@ type gateway struct {
 	m       *Main
 	servers []*smtpgw.Server
 	pipe    *intake.Pipeline
-	arch    *serialArchiver
+	in      *archive.Ingester
 	errc    chan error
-}
-
-// serialArchiver lets serve's housekeeping (ledger catch-up) run only while
-// no item is between Ingester.Add and its result: archive.CatchUp and the
-// ingester's ledger stage must not append to the Merkle log at the same
-// time. Each item holds a read lock until its result arrives.
-type serialArchiver struct {
-	in *archive.Ingester
-	mu sync.RWMutex
-}
-
-func (s *serialArchiver) Add(ctx context.Context, it *archive.Item) error {
-	s.mu.RLock()
-	outer := it.Done
-	inner := make(chan archive.Result, 1)
-	it.Done = inner
-	if err := s.in.Add(ctx, it); err != nil {
-		s.mu.RUnlock()
-		return err
-	}
-	go func() {
-		r := <-inner
-		s.mu.RUnlock()
-		if outer != nil {
-			outer <- r // intake's channel is buffered
-		}
-	}()
-	return nil
-}
-
-// exclusive runs f while no item is in the pipeline.
-func (s *serialArchiver) exclusive(f func() error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return f()
 }
 
 func gatewayPolicies(c config.Gateway) map[smtpgw.Channel]intake.Policy {
@@ -149,9 +114,9 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	in := a.Ingest(context.Background(), archive.IngestOptions{
 		BatchSize: m.Config.Archive.BatchSize, MaxDelay: m.Config.Archive.BatchDelay.D(),
 	})
-	g := &gateway{m: m, arch: &serialArchiver{in: in}, errc: make(chan error, 4)}
+	g := &gateway{m: m, in: in, errc: make(chan error, 4)}
 	g.pipe, err = intake.New(intake.Options{
-		Archive: g.arch, Checks: []intake.Check{intake.AuthCheck{Checker: checker}},
+		Archive: in, Checks: []intake.Check{intake.AuthCheck{Checker: checker}},
 		Policies: gatewayPolicies(c), AuthServID: host, Logger: m.Logger.With("component", "intake"),
 	})
 	if err != nil {
@@ -217,11 +182,6 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	return g, nil
 }
 
-// catchUp runs the ledger catch-up between batches.
-func (g *gateway) catchUp(ctx context.Context, a *archive.Archive) error {
-	return g.arch.exclusive(func() error { return a.CatchUp(ctx) })
-}
-
 // stop closes the listeners, lets open sessions finish (within ctx), then
 // flushes and closes the ingester.
 func (g *gateway) stop(ctx context.Context) error {
@@ -231,7 +191,7 @@ func (g *gateway) stop(ctx context.Context) error {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
 	}
 	wg.Wait()
-	errs = append(errs, g.arch.in.Close())
+	errs = append(errs, g.in.Close())
 	if g.pipe != nil {
 		st := g.pipe.Stats()
 		fmt.Fprintln(g.m.Stderr, g.m.P.T("gateway.stopped", st.Accepted, st.Quarantined, st.Rejected, st.TempFailed))

@@ -122,13 +122,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			if err := m.stampLatest(ctx, a); err != nil {
 				m.Logger.Warn("checkpoint not timestamped", "err", err)
 			}
-			// Entries other processes committed (access entries) enter the Merkle log,
-			// and new records the search index.
-			catchUp := a.CatchUp
-			if gw != nil { // never while the gateway's ingester appends
-				catchUp = func(ctx context.Context) error { return gw.catchUp(ctx, a) }
-			}
-			if err := catchUp(ctx); err != nil {
+			// Entries other processes committed (access entries) enter the Merkle log
+			// (the archive serialises this with the gateway ingester's appends), and
+			// new records the search index.
+			if err := a.CatchUp(ctx); err != nil {
 				m.Logger.Warn("ledger catch-up", "err", err)
 			}
 			if err := m.runIndexer(ctx, a, idx, false); err != nil {

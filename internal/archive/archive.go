@@ -52,6 +52,11 @@ type Archive struct {
 	now    func() time.Time
 
 	checkedCPs sync.Map // SHA-256 of a stored checkpoint note → verified against the key and the ledger
+
+	// appendMu serialises appends to the Merkle log: an ingester's batches and
+	// catch-ups (serve's tick, access entries) may otherwise race for the same
+	// catalog entries.
+	appendMu sync.Mutex
 }
 
 // Open opens an initialised data directory. A writer also brings the ledger up to
@@ -131,6 +136,8 @@ var ErrLedgerAhead = errors.New("archive: ledger has entries the catalog does no
 // the log had not yet made durable: after a crash between the two, or entries that
 // another process (a search's access entry) committed while this one held the log.
 func (a *Archive) catchUpLedger(ctx context.Context) error {
+	a.appendMu.Lock()
+	defer a.appendMu.Unlock()
 	next, err := a.Cat.LedgerNext(ctx)
 	if err != nil {
 		return err
@@ -138,7 +145,8 @@ func (a *Archive) catchUpLedger(ctx context.Context) error {
 	return a.catchUpTo(ctx, next)
 }
 
-// catchUpTo appends catalog entries [log size, upto) to the Merkle log.
+// catchUpTo appends catalog entries [log size, upto) to the Merkle log. The caller
+// holds appendMu.
 func (a *Archive) catchUpTo(ctx context.Context, upto int64) error {
 	size := a.Log.Size()
 	if size > upto {

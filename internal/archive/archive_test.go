@@ -243,3 +243,54 @@ func TestConcurrentCopiesStoredOnce(t *testing.T) {
 		t.Fatalf("fsck %+v %v", rep, err)
 	}
 }
+
+// TestCatchUpDuringIngest: catch-ups (serve's tick, access entries logged by the
+// writer) running while an ingester appends batches must not make it fail: a batch
+// that a catch-up already appended from the catalog is not appended again.
+func TestCatchUpDuringIngest(t *testing.T) {
+	t.Parallel()
+	dir, a := newArchive(t)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	catchUps := 0
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := a.CatchUp(ctx); err != nil {
+				t.Errorf("catch-up: %v", err)
+				return
+			}
+			if catchUps%5 == 0 {
+				if _, err := a.LogAccess(ctx, AccessDetail{Actor: "os:prueba@host", Action: "search", Query: "oficio", Results: 1}); err != nil {
+					t.Errorf("access: %v", err)
+					return
+				}
+			}
+			catchUps++
+		}
+	}()
+	var items [][]byte
+	for i := 0; i < 600; i++ {
+		items = append(items, oficio(i))
+	}
+	res := ingestAll(t, a, items)
+	close(stop)
+	wg.Wait()
+	for _, r := range res {
+		if r.Status != Archived {
+			t.Fatalf("%s: %v %v", r.Source, r.Status, r.Err)
+		}
+	}
+	a.Close()
+	rep, err := Fsck(ctx, dir, FsckOptions{})
+	if err != nil || rep.ErrorCount != 0 || rep.Records != 600 {
+		t.Fatalf("fsck after %d catch-ups: %+v %v", catchUps, rep, err)
+	}
+}

@@ -401,11 +401,8 @@ func (in *Ingester) appendAndReport(b *batchState) {
 	if len(b.entries) > 0 {
 		if err := in.err(); err != nil {
 			b.fail(in, err)
-		} else if err := a.catchUpTo(in.ctx, b.first); err != nil {
-			// Entries committed by other processes (access entries) come first.
+		} else if err := in.appendBatch(b); err != nil {
 			b.fail(in, err)
-		} else if _, err := a.Log.Append(b.entries); err != nil {
-			b.fail(in, fmt.Errorf("append to ledger: %w", err))
 		}
 	}
 	a.logger.Debug("batch committed", "items", len(b.items), "entries", len(b.entries),
@@ -418,6 +415,32 @@ func (in *Ingester) appendAndReport(b *batchState) {
 			p.item.Done <- p.res
 		}
 	}
+}
+
+// appendBatch appends a committed batch's entries to the Merkle log. Entries other
+// processes committed before it (access entries) are appended first. A catch-up
+// (serve's tick, an access entry of this process) may already have appended some or
+// all of the batch from the catalog, where stage one committed it: those are the
+// same bytes, and only the rest is appended.
+func (in *Ingester) appendBatch(b *batchState) error {
+	a := in.a
+	a.appendMu.Lock()
+	defer a.appendMu.Unlock()
+	end := b.first + int64(len(b.entries))
+	size := a.Log.Size()
+	if size < b.first {
+		if err := a.catchUpTo(in.ctx, b.first); err != nil {
+			return err
+		}
+		size = b.first
+	}
+	if size >= end {
+		return nil
+	}
+	if _, err := a.Log.Append(b.entries[size-b.first:]); err != nil {
+		return fmt.Errorf("append to ledger: %w", err)
+	}
+	return nil
 }
 
 // ArchiveOne archives a single item through a short-lived pipeline and waits until it
