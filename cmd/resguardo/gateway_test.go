@@ -559,3 +559,45 @@ func TestGatewayFindingCodes(t *testing.T) {
 		t.Fatalf("config %v, intake %v", b, a)
 	}
 }
+
+// TestGatewayQuarantine: a policy that quarantines instead of rejecting archives the
+// message, answers 250, marks the record, and `quarantine list|show` find it with
+// the reasons; mail that passed is not in the list.
+func TestGatewayQuarantine(t *testing.T) {
+	t.Parallel()
+	g := startGatewayServe(t, "[gateway.policy.mx.actions]\ndmarc_reject = \"quarantine\"\n")
+	spoof := gwMessage("avisos@banco.mx", "juan.perez@"+gwDomain, "Su cuenta ha sido bloqueada", "Ingrese aquí.")
+	if r := sendSMTP(g.mx, "mail.falso.example", "avisos@banco.mx", []string{"juan.perez@" + gwDomain}, spoof); r != "" {
+		t.Fatalf("MX answer to a quarantined message: %q", r)
+	}
+	good := gwMessage("oficialia@remitente.mx", "juan.perez@"+gwDomain, "Oficio SF/0150/2026", "Se remite el oficio.")
+	if r := sendSMTP(g.mx, "cliente.remitente.mx", "oficialia@remitente.mx", []string{"juan.perez@" + gwDomain}, good); r != "" {
+		t.Fatalf("MX answer: %q", r)
+	}
+	out := mustCLI(t, "quarantine", "list", "--data", g.data, "--json")
+	var items []listItem
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var it listItem
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		items = append(items, it)
+	}
+	if len(items) != 1 || items[0].ID != shaHex(spoof) || !items[0].Quarantined {
+		t.Fatalf("quarantine list: %+v", items)
+	}
+	var s quarantineShow
+	if err := json.Unmarshal([]byte(mustCLI(t, "quarantine", "show", shaHex(spoof)[:12], "--data", g.data, "--json")), &s); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Quarantined || len(s.Arrivals) != 1 || s.Arrivals[0].Verdict == nil || s.Arrivals[0].Verdict.Action != intake.ActionQuarantine ||
+		s.Arrivals[0].MailFrom != "avisos@banco.mx" || len(s.Arrivals[0].Verdict.Reasons) == 0 || s.Arrivals[0].Verdict.Reasons[0].Code != intake.CodeDMARCReject {
+		t.Fatalf("quarantine show: %+v", s)
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, "quarantine", "show", shaHex(good), "--data", g.data, "--json")), &s); err != nil || s.Quarantined {
+		t.Fatalf("a message that passed shows as quarantined: %+v %v", s, err)
+	}
+	if text := mustCLI(t, "quarantine", "show", shaHex(spoof), "--data", g.data, "--lang", "es"); !strings.Contains(text, "EN CUARENTENA") || !strings.Contains(text, "dmarc_reject") {
+		t.Fatalf("quarantine show (text):\n%s", text)
+	}
+}

@@ -25,6 +25,8 @@ type listItem struct {
 	Channel    string `json:"channel"`
 	Malformed  bool   `json:"malformed"`
 	Ledger     int64  `json:"ledger_index"`
+	// Quarantined: an arrival was quarantined by the gateway (omitted when false).
+	Quarantined bool `json:"quarantined,omitempty"`
 }
 
 func runList(ctx context.Context, m *Main, args []string) error {
@@ -38,6 +40,7 @@ func runList(ctx context.Context, m *Main, args []string) error {
 	archBefore := fs.String("archived-before", "", "archived before DATE")
 	byArchived := fs.Bool("by-archived", false, "order by archive time instead of message date")
 	malformed := fs.Bool("malformed", false, "only records flagged malformed")
+	quarantined := fs.Bool("quarantined", false, "only records in quarantine (resguardo quarantine list)")
 	tz := fs.String("tz", "America/Mexico_City", "time zone for dates shown and for YYYY-MM-DD filters")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -50,7 +53,7 @@ func runList(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--tz %q: %w", *tz, err)}
 	}
-	o := catalog.ListOptions{Limit: *limit, Offset: *offset, SortArchived: *byArchived, Malformed: *malformed}
+	o := catalog.ListOptions{Limit: *limit, Offset: *offset, SortArchived: *byArchived, Malformed: *malformed, Quarantined: *quarantined}
 	for _, f := range []struct {
 		flag, val string
 		dst       *time.Time
@@ -78,7 +81,7 @@ func runList(ctx context.Context, m *Main, args []string) error {
 		enc.SetEscapeHTML(false)
 		for _, r := range recs {
 			it := listItem{ID: r.SHA256, ArchivedAt: ledger.FormatTime(r.ArchivedAt), From: r.FromAddr, Subject: r.Subject,
-				Size: r.Size, Channel: r.Channel, Malformed: r.Malformed, Ledger: r.LedgerIndex}
+				Size: r.Size, Channel: r.Channel, Malformed: r.Malformed, Ledger: r.LedgerIndex, Quarantined: r.Quarantined}
 			if !r.Date.IsZero() {
 				it.Date = r.Date.Format(time.RFC3339)
 			}

@@ -78,6 +78,7 @@ func commands() []command {
 		{"witness", "witness side: keygen NAME | cosign checkpoints after checking consistency", runWitness},
 		{"config", "config check: validate the configuration file", runConfig},
 		{"keys", "keys show: fingerprints of every key and certificate (never the keys)", runKeys},
+		{"quarantine", "quarantine list | show ID: mail the gateway quarantined (archived and marked), and why", runQuarantine},
 		{"dkim", "dkim keygen DOMAIN: a DKIM signing key and the DNS record to publish | dkim list", runDKIM},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {

@@ -42,6 +42,7 @@ type Item struct {
 	Channel    string    // import, mx, submission, journal
 	Source     string    // where it came from (file path, "path:offset", peer)
 	Envelope   string    // JSON envelope facts, "" for none
+	Quarantine bool      // the gateway's policy quarantined this arrival: the record is marked
 	ReceivedAt time.Time // zero = now
 	Err        error     // the item could not be read: it is reported Failed, in order
 	Tag        any       // returned untouched in the Result
@@ -346,7 +347,7 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 		if at.IsZero() {
 			at = a.now()
 		}
-		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope})
+		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope, Quarantine: it.Quarantine})
 		recpOwners = append(recpOwners, p)
 		if p.rec != nil {
 			recs = append(recs, *p.rec)

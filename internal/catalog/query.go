@@ -9,7 +9,7 @@ import (
 )
 
 const recordCols = `seq, sha256, size, blob_ref, archived_at, channel, source, message_id, msg_date, date_raw,
-	from_addr, subject, malformed, defects, meta, meta_sha256, COALESCE(ledger_index, -1), access_class`
+	from_addr, subject, malformed, defects, meta, meta_sha256, COALESCE(ledger_index, -1), access_class, quarantined`
 
 func scanRecord(sc interface{ Scan(...any) error }) (*Record, error) {
 	var r Record
@@ -17,7 +17,7 @@ func scanRecord(sc interface{ Scan(...any) error }) (*Record, error) {
 	var date sql.NullInt64
 	var defects string
 	if err := sc.Scan(&r.Seq, &r.SHA256, &r.Size, &r.BlobRef, &archived, &r.Channel, &r.Source, &r.MessageID, &date,
-		&r.DateRaw, &r.FromAddr, &r.Subject, &r.Malformed, &defects, &r.Meta, &r.MetaSHA256, &r.LedgerIndex, &r.AccessClass); err != nil {
+		&r.DateRaw, &r.FromAddr, &r.Subject, &r.Malformed, &defects, &r.Meta, &r.MetaSHA256, &r.LedgerIndex, &r.AccessClass, &r.Quarantined); err != nil {
 		return nil, err
 	}
 	r.ArchivedAt = time.Unix(0, archived).UTC()
@@ -136,6 +136,7 @@ type ListOptions struct {
 	ArchivedBefore time.Time
 	SortArchived   bool // newest archived first instead of newest Date first
 	Malformed      bool // only malformed records
+	Quarantined    bool // only records in quarantine
 }
 
 // List returns records, newest first (by Date, undated last, then by archive order).
@@ -156,6 +157,9 @@ func (c *SQLite) List(ctx context.Context, o ListOptions) ([]*Record, error) {
 	}
 	if o.Malformed {
 		where = append(where, "malformed = 1")
+	}
+	if o.Quarantined {
+		where = append(where, "quarantined = 1")
 	}
 	q := "SELECT " + recordCols + " FROM records"
 	if len(where) > 0 {
@@ -240,7 +244,7 @@ func (c *SQLite) EachWithEntry(ctx context.Context, fn func(RecordWithEntry) err
 		var re RecordWithEntry
 		if err := rows.Scan(&r.Seq, &r.SHA256, &r.Size, &r.BlobRef, &archived, &r.Channel, &r.Source, &r.MessageID, &date,
 			&r.DateRaw, &r.FromAddr, &r.Subject, &r.Malformed, &defects, &r.Meta, &r.MetaSHA256, &r.LedgerIndex,
-			&r.AccessClass, &re.EntryIndex, &re.Entry); err != nil {
+			&r.AccessClass, &r.Quarantined, &re.EntryIndex, &re.Entry); err != nil {
 			return err
 		}
 		r.ArchivedAt = time.Unix(0, archived).UTC()

@@ -38,6 +38,7 @@ type Record struct {
 	MetaSHA256  string
 	LedgerIndex int64 // -1 when not (yet) in the ledger
 	AccessClass string
+	Quarantined bool // an arrival was quarantined by the gateway's policy
 	Parts       []Part
 }
 
@@ -55,6 +56,9 @@ type Reception struct {
 	Source   string
 	At       time.Time
 	Envelope string // JSON, "{}" when none
+	// Quarantine: this arrival was quarantined by the gateway's policy; the record
+	// is marked (records.quarantined = 1) in the same transaction.
+	Quarantine bool
 }
 
 // Commit inserts recs (new records, each with its ledger entry; ledger indexes are
@@ -118,6 +122,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		nextIdx++
 	}
 	var skipped []int
+	var quarantined []int64
 	for i, rc := range receptions {
 		seq, ok := seqOf[rc.SHA256]
 		if !ok {
@@ -129,6 +134,9 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 			env = "{}"
 		}
 		recpRows = append(recpRows, []any{seq, rc.Channel, rc.Source, rc.At.UnixNano(), env})
+		if rc.Quarantine {
+			quarantined = append(quarantined, seq)
+		}
 	}
 	steps := []struct {
 		verb, table, cols string
@@ -143,6 +151,11 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 	}
 	for _, st := range steps {
 		if err := insertRows(ctx, tx, st.verb, st.table, st.cols, st.rows); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, seq := range quarantined {
+		if _, err := tx.ExecContext(ctx, "UPDATE records SET quarantined = 1 WHERE seq = ?", seq); err != nil {
 			return nil, nil, err
 		}
 	}

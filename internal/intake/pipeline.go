@@ -187,7 +187,7 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 		p.stats.tempfailed.Add(1)
 		return smtpgw.TempFail()
 	}
-	res, err := p.archive(ctx, env, data, string(envJSON))
+	res, err := p.archive(ctx, env, data, string(envJSON), v.Action == ActionQuarantine)
 	if err != nil {
 		p.stats.archiveErrors.Add(1)
 		p.stats.tempfailed.Add(1)
@@ -204,10 +204,10 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 }
 
 // archive hands data to the archive and waits until it is durable.
-func (p *Pipeline) archive(ctx context.Context, env smtpgw.Envelope, data []byte, envJSON string) (archive.Result, error) {
+func (p *Pipeline) archive(ctx context.Context, env smtpgw.Envelope, data []byte, envJSON string, quarantine bool) (archive.Result, error) {
 	done := make(chan archive.Result, 1) // buffered: the committer never blocks on a gone session
 	it := &archive.Item{Data: data, Channel: string(env.Channel), Source: sourceOf(env), Envelope: envJSON,
-		ReceivedAt: env.Received, Done: done}
+		ReceivedAt: env.Received, Done: done, Quarantine: quarantine}
 	if err := p.o.Archive.Add(ctx, it); err != nil {
 		return archive.Result{}, fmt.Errorf("archive: %w", err)
 	}
