@@ -59,9 +59,11 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		return runBenchSearch(ctx, m, rest)
 	case "gen":
 		return runBenchGen(ctx, m, rest)
+	case "gateway":
+		return runBenchGateway(ctx, m, rest)
 	case "import":
 	default:
-		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen [flags]")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen|gateway [flags]")}
 	}
 	fs := flag.NewFlagSet("bench import", flag.ContinueOnError)
 	corpus := fs.String("corpus", "", "the shared corpus (default $RESGUARDO_CORPUS or ../shared/corpus found upwards)")
