@@ -123,7 +123,7 @@ func Default() Config {
 		Server: Server{Listen: "127.0.0.1:8025"},
 		Log:    Log{Level: "info", Format: "text"},
 		Archive: Archive{ZstdLevel: 1, PackSize: 512 << 20, BatchSize: 2000,
-			BatchDelay: Duration(25 * time.Millisecond), CheckpointInterval: Duration(10 * time.Second)},
+			BatchDelay: Duration(5 * time.Millisecond), CheckpointInterval: Duration(10 * time.Second)},
 		Limits: Limits{MaxMessageSize: 256 << 20, MaxHeaderBytes: 1 << 20, MaxHeaderFields: 5000, MaxMIMEDepth: 32, MaxParts: 5000},
 		Import: Import{MboxFormat: "auto", BatchDelay: Duration(250 * time.Millisecond)},
 		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",

@@ -13,7 +13,7 @@ func TestDefaultsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Data != "./resguardo-data" || c.Server.Listen != "127.0.0.1:8025" || c.Archive.BatchDelay.D() != 25*time.Millisecond {
+	if c.Data != "./resguardo-data" || c.Server.Listen != "127.0.0.1:8025" || c.Archive.BatchDelay.D() != 5*time.Millisecond {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
