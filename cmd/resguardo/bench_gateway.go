@@ -9,10 +9,8 @@ import (
 	"net/smtp"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -261,41 +259,24 @@ func benchSMTPLoad(name, addr string, clients int, msgs [][]byte) (benchGatewayS
 // its children's are ours to measure) delivering to a maildir, sends it the load,
 // and waits until every accepted message is delivered.
 func benchPostfix(scratch string, clients int, msgs [][]byte) (benchGatewaySide, error) {
-	postfix, err := exec.LookPath("postfix")
-	if err != nil {
-		postfix = "/usr/sbin/postfix"
-	}
-	u, err := user.Lookup("postfix")
-	if err != nil || os.Geteuid() != 0 {
-		return benchGatewaySide{}, fmt.Errorf("needs root and Debian postfix (apt-get install postfix), or --postfix=false")
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	dir := filepath.Join(scratch, "pf")
-	for _, d := range []string{"spool", "data", "mail"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return benchGatewaySide{}, err
-		}
-	}
-	os.Chown(filepath.Join(dir, "data"), uid, gid)
-	os.Chown(filepath.Join(dir, "mail"), uid, gid)
 	port, err := benchFreePort()
 	if err != nil {
 		return benchGatewaySide{}, err
 	}
-	mainCf := fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %[1]s/spool
-data_directory = %[1]s/data
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = correo.sefin.ejemplo.gob.mx
-mydestination =
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+	pf, err := newPostfixInstance(dir, port, "")
+	if err != nil {
+		return benchGatewaySide{}, fmt.Errorf("%w (or --postfix=false)", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "mail"), 0o755); err != nil {
+		return benchGatewaySide{}, err
+	}
+	os.Chown(filepath.Join(dir, "mail"), pf.uid, pf.gid)
+	f, err := os.OpenFile(filepath.Join(dir, "main.cf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return benchGatewaySide{}, err
+	}
+	fmt.Fprintf(f, `myhostname = correo.sefin.ejemplo.gob.mx
 virtual_mailbox_domains = sefin.ejemplo.gob.mx
 virtual_mailbox_base = %[1]s/mail
 virtual_mailbox_maps = static:buzon/
@@ -304,35 +285,9 @@ virtual_gid_maps = static:%[3]d
 virtual_mailbox_limit = 0
 message_size_limit = 0
 smtpd_client_connection_count_limit = 0
-alias_maps =
-alias_database =
-biff = no
-`, dir, uid, gid)
-	masterCf := port + " inet n - n - - smtpd\n" + `pickup unix n - n 60 1 pickup
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-tlsmgr unix - - n 1000? 1 tlsmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-virtual unix - n n - - virtual
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-`
-	os.WriteFile(filepath.Join(dir, "main.cf"), []byte(mainCf), 0o644)
-	os.WriteFile(filepath.Join(dir, "master.cf"), []byte(masterCf), 0o644)
-	fg := exec.Command(postfix, "-c", dir, "start-fg")
+`, dir, pf.uid, pf.gid)
+	f.Close()
+	fg := pf.command("start-fg")
 	if err := fg.Start(); err != nil {
 		return benchGatewaySide{}, err
 	}
@@ -347,11 +302,10 @@ postlog unix-dgram n - n - 1 postlogd
 		time.Sleep(100 * time.Millisecond)
 	}
 	side.DeliveredSeconds = time.Since(loadStart).Seconds()
-	exec.Command(postfix, "-c", dir, "stop").Run()
+	pf.command("stop").Run()
 	fg.Wait()
 	if loadErr != nil {
-		b, _ := os.ReadFile(filepath.Join(dir, "maillog"))
-		return side, fmt.Errorf("%w\n%s", loadErr, b)
+		return side, fmt.Errorf("%w\n%s", loadErr, pf.log())
 	}
 	side.CPUPerMsgMS = cpuMS(fg.ProcessState) / float64(max(side.Accepted, 1))
 	side.Done = fmt.Sprintf("queued (fsync'd), then %d delivered to a maildir", delivered())
