@@ -17,6 +17,7 @@ import (
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mailauth"
+	"github.com/resguardo/resguardo/internal/scan"
 	"github.com/resguardo/resguardo/internal/smtpgw"
 )
 
@@ -115,8 +116,17 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 		BatchSize: m.Config.Archive.BatchSize, MaxDelay: m.Config.Archive.BatchDelay.D(),
 	})
 	g := &gateway{m: m, in: in, errc: make(chan error, 4)}
+	checks := []intake.Check{intake.AuthCheck{Checker: checker}}
+	if len(c.Antivirus) > 0 {
+		sc := &scan.Scanner{Timeout: c.AntivirusTimeout.D()}
+		for _, e := range c.Antivirus {
+			network, address := e.Network()
+			sc.Engines = append(sc.Engines, &scan.Clamd{EngineName: e.Name, Network: network, Address: address})
+		}
+		checks = append(checks, intake.AVCheck{Scanner: sc})
+	}
 	g.pipe, err = intake.New(intake.Options{
-		Archive: in, Checks: []intake.Check{intake.AuthCheck{Checker: checker}},
+		Archive: in, Checks: checks,
 		Policies: gatewayPolicies(c), AuthServID: host, Logger: m.Logger.With("component", "intake"),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"github.com/resguardo/resguardo/internal/dnstest"
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/mailauth"
+	"github.com/resguardo/resguardo/internal/scan"
+	"github.com/resguardo/resguardo/internal/scan/scantest"
 )
 
 const (
@@ -552,6 +555,9 @@ func TestGatewayFindingCodes(t *testing.T) {
 	for c := range intake.AuthCodes {
 		a = append(a, c)
 	}
+	for c := range intake.AVCodes {
+		a = append(a, c)
+	}
 	b = append(b, config.GatewayFindingCodes...)
 	sort.Strings(a)
 	sort.Strings(b)
@@ -599,5 +605,71 @@ func TestGatewayQuarantine(t *testing.T) {
 	}
 	if text := mustCLI(t, "quarantine", "show", shaHex(spoof), "--data", g.data, "--lang", "es"); !strings.Contains(text, "EN CUARENTENA") || !strings.Contains(text, "dmarc_reject") {
 		t.Fatalf("quarantine show (text):\n%s", text)
+	}
+}
+
+// TestGatewayAntivirus: a message carrying EICAR in an attachment, sent to the MX
+// listener, is scanned by two real clamd engines with different databases at once,
+// quarantined (archived, 250, marked), and its record names the engine that found
+// it, the one that did not, and their versions; a clean message passes; an engine
+// that is down flags the message but does not stop mail.
+func TestGatewayAntivirus(t *testing.T) {
+	t.Parallel()
+	a := scantest.StartClamd(t, map[string]string{"a.hdb": scantest.EICARHash})
+	b := scantest.StartClamd(t, map[string]string{"b.ndb": "Resguardo.Prueba.NDB:0:*:" + hex.EncodeToString([]byte("FIRMA-DE-PRUEBA-RESGUARDO")) + "\n"})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	down := l.Addr().String()
+	l.Close()
+	g := startGatewayServe(t, fmt.Sprintf(`
+[[gateway.antivirus]]
+name = "clamav-a"
+type = "clamd"
+address = "unix:%s"
+[[gateway.antivirus]]
+name = "clamav-b"
+type = "clamd"
+address = "unix:%s"
+[[gateway.antivirus]]
+name = "caido"
+type = "clamd"
+address = "tcp:%s"
+`, a.Address, b.Address, down))
+	infected := crlf("From: Oficialía <oficialia@remitente.mx>\nTo: juan.perez@" + gwDomain + "\nSubject: Factura pendiente\n" +
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nSe adjunta la factura.\n" +
+		"--b1\nContent-Type: application/octet-stream; name=\"factura.com\"\nContent-Disposition: attachment; filename=\"factura.com\"\n" +
+		"Content-Transfer-Encoding: base64\n\n" + base64.StdEncoding.EncodeToString([]byte(scantest.EICAR)) + "\n--b1--\n")
+	if r := sendSMTP(g.mx, "cliente.remitente.mx", "oficialia@remitente.mx", []string{"juan.perez@" + gwDomain}, infected); r != "" {
+		t.Fatalf("MX answer to an infected message: %q", r)
+	}
+	clean := gwMessage("oficialia@remitente.mx", "juan.perez@"+gwDomain, "Oficio SF/0300/2026", "Se remite el oficio.")
+	if r := sendSMTP(g.mx, "cliente.remitente.mx", "oficialia@remitente.mx", []string{"juan.perez@" + gwDomain}, clean); r != "" {
+		t.Fatalf("MX answer to a clean message: %q", r)
+	}
+	s, ok := showRecord(t, g.data, shaHex(infected))
+	if !ok {
+		t.Fatal("infected message not archived")
+	}
+	e := s.Receptions[0].Envelope
+	if e.Verdict.Action != intake.ActionQuarantine {
+		t.Fatalf("verdict %+v", e.Verdict)
+	}
+	var results []scan.Result
+	for _, c := range e.Checks {
+		if c.Name == intake.AVCheckName {
+			json.Unmarshal(c.Detail, &results)
+		}
+	}
+	if len(results) != 3 || results[0].Engine != "clamav-a" || results[0].Verdict != scan.Infected || !strings.HasPrefix(results[0].Threat, "Resguardo.EICAR") ||
+		!strings.HasPrefix(results[0].Version, "ClamAV ") || results[1].Verdict != scan.Clean || results[2].Engine != "caido" || results[2].Verdict != scan.Error {
+		t.Fatalf("engine results: %+v", results)
+	}
+	var q quarantineShow
+	json.Unmarshal([]byte(mustCLI(t, "quarantine", "show", shaHex(infected), "--data", g.data, "--json")), &q)
+	if !q.Quarantined {
+		t.Fatalf("not marked: %+v", q)
+	}
+	s, ok = showRecord(t, g.data, shaHex(clean))
+	if !ok || s.Receptions[0].Envelope.Verdict.Action != intake.ActionAccept || !s.Receptions[0].Envelope.Verdict.Tagged {
+		t.Fatalf("clean message (one engine down: accepted and flagged): %+v", s)
 	}
 }

@@ -41,6 +41,9 @@ type Gateway struct {
 	Journal GatewayJournal           `toml:"journal"`
 	Policy  map[string]GatewayPolicy `toml:"policy"` // per channel: mx, submission, journal
 	Users   []GatewayUser            `toml:"users"`
+
+	Antivirus        []GatewayEngine `toml:"antivirus"`         // engines every message is scanned with, all at once
+	AntivirusTimeout Duration        `toml:"antivirus_timeout"` // per engine and message
 }
 
 // GatewayListen are the listener addresses; empty = off.
@@ -65,6 +68,19 @@ type GatewayPolicy struct {
 	Actions   map[string]string `toml:"actions"`    // finding code → action
 }
 
+// GatewayEngine is one antivirus engine.
+type GatewayEngine struct {
+	Name    string `toml:"name"`    // in records and constancias, e.g. "clamav-1"
+	Type    string `toml:"type"`    // clamd (ICAP and command-line engines come with issue 6)
+	Address string `toml:"address"` // "unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"
+}
+
+// Network and address of the engine ("unix", path) or ("tcp", host:port).
+func (e GatewayEngine) Network() (network, address string) {
+	n, a, _ := strings.Cut(e.Address, ":")
+	return n, a
+}
+
 // GatewayUser is a submission user until the web application brings user
 // management.
 type GatewayUser struct {
@@ -83,18 +99,18 @@ func (g Gateway) Enabled() bool {
 var GatewayActions = []string{"accept", "tag", "quarantine", "tempfail", "reject"}
 
 // GatewayChecks are the checks a policy may skip.
-var GatewayChecks = []string{"auth"}
+var GatewayChecks = []string{"auth", "antivirus"}
 
 // GatewayFindingCodes are the finding codes a policy may give an action
 // (internal/intake's codes; a test keeps both lists equal).
 var GatewayFindingCodes = []string{"block_list", "dnsbl", "dmarc_reject", "dmarc_quarantine", "dmarc_temperror",
-	"spf_fail", "dkim_fail", "check_error"}
+	"spf_fail", "dkim_fail", "check_error", "virus", "av_error"}
 
 func defaultGateway() Gateway {
 	return Gateway{
 		DNSTimeout: Duration(5 * time.Second), MaxMessageSize: 50 << 20, MaxRecipients: 100,
 		MaxConnections: 500, MaxConnectionsPerIP: 20, ShutdownTimeout: Duration(30 * time.Second),
-		Journal: GatewayJournal{Mode: "auto"},
+		Journal: GatewayJournal{Mode: "auto"}, AntivirusTimeout: Duration(30 * time.Second),
 	}
 }
 
@@ -244,6 +260,25 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 			key = "gateway.listen.submissions"
 		}
 		bad(key, "the submission listener needs at least one [[gateway.users]] entry")
+	}
+	engines := map[string]bool{}
+	for i, e := range g.Antivirus {
+		key := fmt.Sprintf("gateway.antivirus[%d]", i)
+		if strings.TrimSpace(e.Name) == "" {
+			bad(key+".name", "engine %d has no name", i+1)
+		} else if engines[e.Name] {
+			bad(key+".name", "engine %q is listed twice", e.Name)
+		}
+		engines[e.Name] = true
+		if e.Type != "clamd" {
+			bad(key+".type", "engine %q: want clamd, got %q", e.Name, e.Type)
+		}
+		if n, a := e.Network(); (n != "unix" && n != "tcp") || a == "" {
+			bad(key+".address", "engine %q: want \"unix:/path/to/clamd.sock\" or \"tcp:host:port\", got %q", e.Name, e.Address)
+		}
+	}
+	if t := time.Duration(g.AntivirusTimeout); t <= 0 || t > 10*time.Minute {
+		bad("gateway.antivirus_timeout", "want a duration above 0 and at most 10m")
 	}
 	names := map[string]bool{}
 	for i, u := range g.Users {

@@ -58,7 +58,7 @@ journal = "127.0.0.1:2526"
 max_action = "reject"
 
 [gateway.policy.mx.actions]
-virus = "reject"
+malware = "reject"
 dnsbl = "ignorar"
 
 [[gateway.users]]
@@ -83,13 +83,42 @@ allowed_from = ["luis"]
 		`gw.toml:7: gateway.listen.mx: want host:port`,
 		`gw.toml:9: gateway.listen.journal: the journal listener needs gateway.journal.addresses`,
 		`gw.toml:12: gateway.policy.journal.max_action: the journal channel never refuses mail`,
-		`gw.toml:15: gateway.policy.mx.actions.virus: unknown finding "virus"`,
+		`gw.toml:15: gateway.policy.mx.actions.malware: unknown finding "malware"`,
 		`gw.toml:16: gateway.policy.mx.actions.dnsbl: want accept, tag`,
 		`gw.toml:25: gateway.users[1].password_hash: user "luis": want an argon2id hash`,
 		`gw.toml:26: gateway.users[1].allowed_from: user "luis": "luis" is neither`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in:\n%s", want, got)
+		}
+	}
+}
+
+func TestGatewayAntivirusConfig(t *testing.T) {
+	t.Parallel()
+	good := "[gateway]\nhostname = \"mx.finanzas.ejemplo.gob.mx\"\ndomains = [\"finanzas.ejemplo.gob.mx\"]\nantivirus_timeout = \"20s\"\n[gateway.listen]\nmx = \":2525\"\n" +
+		"[[gateway.antivirus]]\nname = \"clamav-1\"\ntype = \"clamd\"\naddress = \"unix:/run/clamav/clamd.ctl\"\n" +
+		"[[gateway.antivirus]]\nname = \"clamav-2\"\ntype = \"clamd\"\naddress = \"tcp:127.0.0.1:3310\"\n"
+	c, err := Parse("av.toml", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Gateway.Antivirus) != 2 || c.Gateway.AntivirusTimeout.D().Seconds() != 20 {
+		t.Fatalf("%+v", c.Gateway)
+	}
+	if n, a := c.Gateway.Antivirus[1].Network(); n != "tcp" || a != "127.0.0.1:3310" {
+		t.Fatalf("network %q %q", n, a)
+	}
+	bad := "[gateway]\nhostname = \"mx.finanzas.ejemplo.gob.mx\"\ndomains = [\"finanzas.ejemplo.gob.mx\"]\nantivirus_timeout = \"0s\"\n[gateway.listen]\nmx = \":2525\"\n" +
+		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"kaspersky\"\naddress = \"udp:1.2.3.4\"\n" +
+		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"clamd\"\naddress = \"/run/clamd.sock\"\n"
+	_, err = Parse("av.toml", strings.NewReader(bad))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"gateway.antivirus_timeout", `engine "av": want clamd, got "kaspersky"`, `engine "av" is listed twice`, `"udp:1.2.3.4"`, `"/run/clamd.sock"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%s", want, err)
 		}
 	}
 }
