@@ -78,6 +78,8 @@ func commands() []command {
 		{"witness", "witness side: keygen NAME | cosign checkpoints after checking consistency", runWitness},
 		{"config", "config check: validate the configuration file", runConfig},
 		{"keys", "keys show: fingerprints of every key and certificate (never the keys)", runKeys},
+		{"scan", "scan FILE|DIR…: every configured antivirus engine on each file (exit 1: found, 3: an engine failed)", runScan},
+		{"engines", "the configured antivirus engines: up or down, version, latency", runEngines},
 		{"quarantine", "quarantine list | show ID: mail the gateway quarantined (archived and marked), and why", runQuarantine},
 		{"dkim", "dkim keygen DOMAIN: a DKIM signing key and the DNS record to publish | dkim list", runDKIM},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
