@@ -17,7 +17,6 @@ import (
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mailauth"
-	"github.com/resguardo/resguardo/internal/scan"
 	"github.com/resguardo/resguardo/internal/smtpgw"
 )
 
@@ -118,12 +117,7 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	g := &gateway{m: m, in: in, errc: make(chan error, 4)}
 	checks := []intake.Check{intake.AuthCheck{Checker: checker}}
 	if len(c.Antivirus) > 0 {
-		sc := &scan.Scanner{Timeout: c.AntivirusTimeout.D()}
-		for _, e := range c.Antivirus {
-			network, address := e.Network()
-			sc.Engines = append(sc.Engines, &scan.Clamd{EngineName: e.Name, Network: network, Address: address})
-		}
-		checks = append(checks, intake.AVCheck{Scanner: sc})
+		checks = append(checks, intake.AVCheck{Scanner: antivirusScanner(c)})
 	}
 	g.pipe, err = intake.New(intake.Options{
 		Archive: in, Checks: checks,

@@ -7,8 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/scan"
 )
 
@@ -37,12 +40,27 @@ func (m *Main) configuredScanner() (*scan.Scanner, error) {
 	if len(g.Antivirus) == 0 {
 		return nil, &exitError{code: 2, err: errors.New("no antivirus engines: configure [[gateway.antivirus]] (docs/GATEWAY.md)")}
 	}
+	return antivirusScanner(g), nil
+}
+
+// antivirusScanner builds the engines of a (validated) configuration.
+func antivirusScanner(g config.Gateway) *scan.Scanner {
 	s := &scan.Scanner{Timeout: g.AntivirusTimeout.D()}
 	for _, e := range g.Antivirus {
-		network, address := e.Network()
-		s.Engines = append(s.Engines, &scan.Clamd{EngineName: e.Name, Network: network, Address: address})
+		switch e.Type {
+		case "command":
+			var re *regexp.Regexp
+			if e.InfectedPattern != "" {
+				re = regexp.MustCompile(e.InfectedPattern) // validated by config
+			}
+			s.Engines = append(s.Engines, &scan.Command{EngineName: e.Name, Argv: e.Command, CleanExit: e.CleanExit,
+				InfectedExit: e.InfectedExit, InfectedPattern: re})
+		default:
+			network, address := e.Network()
+			s.Engines = append(s.Engines, &scan.Clamd{EngineName: e.Name, Network: network, Address: address})
+		}
 	}
-	return s, nil
+	return s
 }
 
 // runScan scans files with every configured engine: for administrators checking
@@ -138,12 +156,22 @@ func runEngines(ctx context.Context, m *Main, args []string) error {
 	enc.SetEscapeHTML(false)
 	down := 0
 	for i, e := range s.Engines {
-		c := e.(*scan.Clamd)
 		cfg := m.Config.Gateway.Antivirus[i]
 		line := engineLine{Name: cfg.Name, Type: cfg.Type, Address: cfg.Address}
 		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		start := time.Now()
-		v, err := c.Version(vctx)
+		var v string
+		var err error
+		switch e := e.(type) {
+		case *scan.Clamd:
+			v, err = e.Version(vctx)
+		default: // a command engine is up when it scans a few harmless bytes
+			var r scan.Result
+			if r, err = e.Scan(vctx, []byte("resguardo engines\n")); err == nil && r.Verdict != scan.Clean {
+				err = fmt.Errorf("verdict %s on harmless data", r.Verdict)
+			}
+			v = strings.Join(cfg.Command, " ")
+		}
 		cancel()
 		line.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
 		if err != nil {

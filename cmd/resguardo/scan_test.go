@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,28 @@ func TestScanAndEngines(t *testing.T) {
 	}
 	if out, _, code := cli(t, "engines", "--config", cfgDown); code != 3 || !strings.Contains(out, "DOWN") {
 		t.Fatalf("engines with one down: exit %d\n%s", code, out)
+	}
+	// YARA through the yara tool, as a command engine, next to clamd.
+	yara, err := exec.LookPath("yara")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("yara not installed (apt-get install -y yara)")
+		}
+		t.Skip("yara not installed")
+	}
+	rules := filepath.Join(dir, "reglas.yar")
+	os.WriteFile(rules, []byte(`rule Oficio_Apocrifo { strings: $a = "SELLO-APOCRIFO-SEFIN" condition: $a }`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(files, "apocrifo.txt"), []byte("Oficio con SELLO-APOCRIFO-SEFIN al pie."), 0o644)
+	cfgYara := cfgFor(fmt.Sprintf("[[gateway.antivirus]]\nname = \"yara\"\ntype = \"command\"\ncommand = [%q, %q, \"{file}\"]\ninfected_pattern = '(?m)^(\\w+) '\n", yara, rules))
+	out, _, code = cli(t, "scan", "--config", cfgYara, "--json", filepath.Join(files, "apocrifo.txt"))
+	var sl scanLine
+	json.Unmarshal([]byte(out), &sl)
+	if code != 1 || len(sl.Results) != 3 || sl.Results[2].Engine != "yara" || sl.Results[2].Verdict != scan.Infected || sl.Results[2].Threat != "Oficio_Apocrifo" ||
+		sl.Results[0].Verdict != scan.Clean {
+		t.Fatalf("yara engine: exit %d %+v", code, sl)
+	}
+	if out := mustCLI(t, "engines", "--config", cfgYara); strings.Count(out, " up ") != 3 {
+		t.Fatalf("engines with yara:\n%s", out)
 	}
 	if _, errOut, code := cli(t, "scan", filepath.Join(files, "oficio.txt")); code != 2 || !strings.Contains(errOut, "[[gateway.antivirus]]") {
 		t.Fatalf("no engines configured: exit %d %s", code, errOut)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,8 +72,14 @@ type GatewayPolicy struct {
 // GatewayEngine is one antivirus engine.
 type GatewayEngine struct {
 	Name    string `toml:"name"`    // in records and constancias, e.g. "clamav-1"
-	Type    string `toml:"type"`    // clamd (ICAP and command-line engines come with issue 6)
-	Address string `toml:"address"` // "unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"
+	Type    string `toml:"type"`    // clamd or command (ICAP comes with issue 6)
+	Address string `toml:"address"` // clamd: "unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"
+	// command: program and arguments, "{file}" being the data; exit statuses of a
+	// clean and of an infected scan; output that means infected (first group: threat).
+	Command         []string `toml:"command"`
+	CleanExit       []int    `toml:"clean_exit"`
+	InfectedExit    []int    `toml:"infected_exit"`
+	InfectedPattern string   `toml:"infected_pattern"`
 }
 
 // Network and address of the engine ("unix", path) or ("tcp", host:port).
@@ -270,11 +277,23 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 			bad(key+".name", "engine %q is listed twice", e.Name)
 		}
 		engines[e.Name] = true
-		if e.Type != "clamd" {
-			bad(key+".type", "engine %q: want clamd, got %q", e.Name, e.Type)
-		}
-		if n, a := e.Network(); (n != "unix" && n != "tcp") || a == "" {
-			bad(key+".address", "engine %q: want \"unix:/path/to/clamd.sock\" or \"tcp:host:port\", got %q", e.Name, e.Address)
+		switch e.Type {
+		case "clamd":
+			if n, a := e.Network(); (n != "unix" && n != "tcp") || a == "" {
+				bad(key+".address", "engine %q: want \"unix:/path/to/clamd.sock\" or \"tcp:host:port\", got %q", e.Name, e.Address)
+			}
+		case "command":
+			if len(e.Command) == 0 || !slices.ContainsFunc(e.Command[1:], func(a string) bool { return strings.Contains(a, "{file}") }) {
+				bad(key+".command", "engine %q: want the program and its arguments, one of them \"{file}\"", e.Name)
+			}
+			if _, err := regexp.Compile(e.InfectedPattern); err != nil {
+				bad(key+".infected_pattern", "engine %q: %v", e.Name, err)
+			}
+			if len(e.InfectedExit) == 0 && e.InfectedPattern == "" {
+				bad(key+".infected_exit", "engine %q: say how it reports a detection: infected_exit or infected_pattern", e.Name)
+			}
+		default:
+			bad(key+".type", "engine %q: want clamd or command, got %q", e.Name, e.Type)
 		}
 	}
 	if t := time.Duration(g.AntivirusTimeout); t <= 0 || t > 10*time.Minute {

@@ -110,13 +110,15 @@ func TestGatewayAntivirusConfig(t *testing.T) {
 		t.Fatalf("network %q %q", n, a)
 	}
 	bad := "[gateway]\nhostname = \"mx.finanzas.ejemplo.gob.mx\"\ndomains = [\"finanzas.ejemplo.gob.mx\"]\nantivirus_timeout = \"0s\"\n[gateway.listen]\nmx = \":2525\"\n" +
-		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"kaspersky\"\naddress = \"udp:1.2.3.4\"\n" +
-		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"clamd\"\naddress = \"/run/clamd.sock\"\n"
+		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"clamd\"\naddress = \"udp:1.2.3.4\"\n" +
+		"[[gateway.antivirus]]\nname = \"av\"\ntype = \"clamd\"\naddress = \"/run/clamd.sock\"\n" +
+		"[[gateway.antivirus]]\nname = \"kav\"\ntype = \"kaspersky\"\n" +
+		"[[gateway.antivirus]]\nname = \"yara\"\ntype = \"command\"\ncommand = [\"/usr/bin/yara\", \"reglas.yar\"]\ninfected_pattern = \"(\"\n"
 	_, err = Parse("av.toml", strings.NewReader(bad))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"gateway.antivirus_timeout", `engine "av": want clamd, got "kaspersky"`, `engine "av" is listed twice`, `"udp:1.2.3.4"`, `"/run/clamd.sock"`} {
+	for _, want := range []string{"gateway.antivirus_timeout", `engine "kav": want clamd or command, got "kaspersky"`, `engine "yara": want the program and its arguments, one of them "{file}"`, `gateway.antivirus[3].infected_pattern`, `engine "av" is listed twice`, `"udp:1.2.3.4"`, `"/run/clamd.sock"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%s", want, err)
 		}

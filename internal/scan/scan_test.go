@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +125,36 @@ func TestEngineFaults(t *testing.T) {
 	}
 	if took > 4*time.Second {
 		t.Errorf("scan took %v: engines did not run in parallel or the timeout was not honoured", took)
+	}
+}
+
+// TestCommandEngine: YARA through Debian's `yara` tool as a command-line engine,
+// next to clamd; a command that hangs is killed at the timeout and a failing one
+// is an error, never clean.
+func TestCommandEngine(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("yara")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("yara not installed (apt-get install -y yara)")
+		}
+		t.Skip("yara not installed")
+	}
+	rules := filepath.Join(t.TempDir(), "reglas.yar")
+	os.WriteFile(rules, []byte(`rule Oficio_Apocrifo { strings: $a = "SELLO-APOCRIFO-SEFIN" condition: $a }`+"\n"), 0o644)
+	y := &scan.Command{EngineName: "yara", Argv: []string{bin, rules, "{file}"}, InfectedPattern: regexp.MustCompile(`(?m)^(\w+) `)}
+	hang := &scan.Command{EngineName: "cuelga", Argv: []string{"sleep", "30"}}
+	fails := &scan.Command{EngineName: "falla", Argv: []string{bin, "/no/existe.yar", "{file}"}}
+	s := &scan.Scanner{Engines: []scan.Engine{y, hang, fails}, Timeout: time.Second}
+	start := time.Now()
+	res := s.Scan(context.Background(), message("Oficio con SELLO-APOCRIFO-SEFIN al pie."))
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("the hanging command was not killed at the timeout")
+	}
+	if res[0].Verdict != scan.Infected || res[0].Threat != "Oficio_Apocrifo" || res[1].Verdict != scan.Error || res[2].Verdict != scan.Error {
+		t.Fatalf("%+v", res)
+	}
+	if res := s.Scan(context.Background(), message("Oficio en orden.")); res[0].Verdict != scan.Clean {
+		t.Fatalf("clean: %+v", res[0])
 	}
 }
