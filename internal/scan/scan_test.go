@@ -3,6 +3,7 @@ package scan_test
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -156,5 +157,76 @@ func TestCommandEngine(t *testing.T) {
 	}
 	if res := s.Scan(context.Background(), message("Oficio en orden.")); res[0].Verdict != scan.Clean {
 		t.Fatalf("clean: %+v", res[0])
+	}
+}
+
+// TestSixteenEngines: sixteen engines at once — ten real clamd instances with
+// different databases, two YARA command engines and four slow engines (500 ms
+// each) — scan one message: every engine answers, detections from different
+// engines are combined, and the scan takes about as long as the slowest engine,
+// not the sum (sequentially the slow ones alone would take 2 s).
+func TestSixteenEngines(t *testing.T) {
+	t.Parallel()
+	yara, err := exec.LookPath("yara")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("yara not installed (apt-get install -y yara)")
+		}
+		t.Skip("yara not installed")
+	}
+	var engines []scan.Engine
+	for i := 0; i < 10; i++ {
+		db := map[string]string{"x.ndb": fmt.Sprintf("Resguardo.Motor%d:0:*:%s\n", i, hex.EncodeToString([]byte(fmt.Sprintf("MARCA-MOTOR-%02d", i))))}
+		if i%3 == 0 { // EICAR anywhere in the data, not only as a whole file (.hdb)
+			db["e.ndb"] = "Resguardo.EICAR.NDB:0:*:" + hex.EncodeToString([]byte("EICAR-STANDARD-ANTIVIRUS-TEST-FILE")) + "\n"
+		}
+		engines = append(engines, scantest.StartClamd(t, db))
+	}
+	for i := 0; i < 2; i++ {
+		rules := filepath.Join(t.TempDir(), "r.yar")
+		os.WriteFile(rules, []byte(fmt.Sprintf("rule Regla_%d { strings: $a = \"MARCA-YARA-%d\" condition: $a }\n", i, i)), 0o644)
+		engines = append(engines, &scan.Command{EngineName: fmt.Sprintf("yara-%d", i), Argv: []string{yara, rules, "{file}"}, InfectedPattern: regexp.MustCompile(`(?m)^(\w+) `)})
+	}
+	for i := 0; i < 4; i++ {
+		engines = append(engines, fakeEngine(t, func(c net.Conn) {
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			buf := make([]byte, 1<<16)
+			for {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+			}
+			time.Sleep(500 * time.Millisecond)
+			c.Write([]byte("stream: OK\x00"))
+		}))
+	}
+	s := &scan.Scanner{Engines: engines, Timeout: 10 * time.Second}
+	msg := message(scantest.EICAR + " MARCA-MOTOR-04 MARCA-YARA-1")
+	s.Scan(context.Background(), msg) // warm up: first connections, page cache
+	start := time.Now()
+	res := s.Scan(context.Background(), msg)
+	took := time.Since(start)
+	found := map[string]bool{}
+	for _, r := range res {
+		if r.Verdict == scan.Error {
+			t.Fatalf("engine %s failed: %s", r.Engine, r.Detail)
+		}
+		if r.Verdict == scan.Infected {
+			found[r.Engine+":"+strings.TrimSuffix(r.Threat, ".UNOFFICIAL")] = true
+		}
+	}
+	// EICAR by clamd 0, 3, 6 and 9; the signature of engine 4; the YARA rule of yara-1.
+	if len(res) != 16 || len(found) != 6 || !found["yara-1:Regla_1"] || !found[res[4].Engine+":Resguardo.Motor4"] {
+		t.Fatalf("%d results, detections %v", len(res), found)
+	}
+	var slowest, sum float64
+	for _, r := range res {
+		slowest = max(slowest, r.TookMS)
+		sum += r.TookMS
+	}
+	ms := float64(took.Microseconds()) / 1000
+	t.Logf("16 engines in %.0f ms; slowest engine %.0f ms; sum of engines %.0f ms", ms, slowest, sum)
+	if ms > slowest*1.5+100 || ms > sum/2 { // one after another it would be the sum
+		t.Fatalf("16 engines took %.0f ms: not in parallel (slowest %.0f ms, sum %.0f ms)", ms, slowest, sum)
 	}
 }
