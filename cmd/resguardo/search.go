@@ -90,8 +90,8 @@ func (m *Main) updateIndex(ctx context.Context, a *archive.Archive, progress boo
 	if err := idx.Close(); err != nil {
 		return err
 	}
-	// Segment files merged away are deleted by a writable open; a large merge
-	// can outlast Compact's wait for the background cleanup, so open once more.
+	// Segment files merged away are deleted by a writable open: open once more
+	// rather than leave them (as large as the index) to the next writer.
 	idx, err = search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
 	if err != nil {
 		return err

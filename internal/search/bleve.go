@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +29,6 @@ import (
 // Bleve is the embedded Index.
 type Bleve struct {
 	idx bleve.Index
-	dir string
 }
 
 const (
@@ -128,7 +126,7 @@ func OpenBleve(dir string) (*Bleve, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
-	return &Bleve{idx: idx, dir: dir}, nil
+	return &Bleve{idx: idx}, nil
 }
 
 // OpenBleveReadOnly opens an existing index for searching only: no merges or
@@ -152,12 +150,13 @@ func OpenBleveReadOnly(dir string, wait time.Duration) (*Bleve, error) {
 		}
 		return nil, fmt.Errorf("open search index %s: %w", dir, err)
 	}
-	return &Bleve{idx: idx, dir: dir}, nil
+	return &Bleve{idx: idx}, nil
 }
 
 // Compact merges the index's segments into one, so that a search reads one
 // dictionary and one postings list per term. Run it after bulk indexing
-// (import, reindex); serve's background merges do the same over time.
+// (import, reindex); serve's background merges do the same over time. The
+// merged-away segment files are deleted by the next writable open.
 func (b *Bleve) Compact(ctx context.Context) error {
 	adv, err := b.idx.Advanced()
 	if err != nil {
@@ -168,21 +167,7 @@ func (b *Bleve) Compact(ctx context.Context) error {
 		return nil
 	}
 	opts := mergeplan.SingleSegmentMergePlanOptions
-	if err := s.ForceMerge(ctx, &opts); err != nil {
-		return err
-	}
-	// The persister deletes the merged-away files when it next idles; wait for
-	// it (briefly) so that a process that closes the index now leaves no
-	// garbage behind. Files left over are deleted at the next writable open.
-	store := filepath.Join(b.dir, "store")
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		zaps, _ := filepath.Glob(filepath.Join(store, "*.zap"))
-		if len(zaps) <= 1 || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
+	return s.ForceMerge(ctx, &opts)
 }
 
 // RemoveBleve deletes an index directory (reindex).
@@ -297,14 +282,19 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 		limit = 20
 	}
 	offset := max(r.Offset, 0)
-	// The total first: counting matches without scores or sort values is cheap.
-	countReq := bleve.NewSearchRequestOptions(q, 0, 0, false)
-	countReq.Score = "none"
-	counted, err := b.idx.SearchInContext(ctx, countReq)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+	// The total first, when it decides how to search (facets or not, a date
+	// window or not): counting matches without scores or sort values is cheap.
+	// A relevance page without facets scores every match anyway and counts them.
+	var total uint64
+	if r.Facets || r.Sort != SortRelevance {
+		countReq := bleve.NewSearchRequestOptions(q, 0, 0, false)
+		countReq.Score = "none"
+		counted, err := b.idx.SearchInContext(ctx, countReq)
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		total = counted.Total
 	}
-	total := counted.Total
 	out := &Result{Total: total, Hits: []Hit{}}
 	facets := r.Facets && total <= MaxFacetResults
 	out.FacetsSkipped = r.Facets && !facets
@@ -330,6 +320,9 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
+	}
+	if r.Sort == SortRelevance && !r.Facets {
+		out.Total = res.Total
 	}
 	// Snippets in a second pass over the page's documents only: highlighting
 	// needs term positions, and reading them for every match of a broad query

@@ -100,6 +100,10 @@ func TestQueries(t *testing.T) {
 		if int(res.Total) != len(tc.want) || !equal(got, tc.want) {
 			t.Errorf("%q: got %v (total %d), want %v", tc.q, got, res.Total, tc.want)
 		}
+		// By relevance without facets the total comes from the scored search itself.
+		if rel, err := idx.Search(ctx, Request{Query: n, Sort: SortRelevance, Limit: 50}); err != nil || int(rel.Total) != len(tc.want) || len(rel.Hits) != len(tc.want) {
+			t.Errorf("%q by relevance: %+v %v", tc.q, rel, err)
+		}
 	}
 	// Newest first, snippets, facets.
 	n, _ := query.Parse("contrato")
