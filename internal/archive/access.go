@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/ledger"
@@ -79,4 +80,75 @@ func (a *Archive) flushPending(ctx context.Context) error {
 		a.Log = old
 	}
 	return err
+}
+
+// DeliveryDetail is the canonical document of one delivery (docs/FORMATS.md,
+// resguardo-delivery/1): the remote server's acceptance of a relayed copy. Its
+// SHA-256 is in the ledger's delivery entry.
+type DeliveryDetail struct {
+	Format        string       `json:"format"` // resguardo-delivery/1
+	Time          string       `json:"time"`   // when the server accepted (its reply to the end of data)
+	SHA256        string       `json:"sha256"` // the archived message
+	SentSHA256    string       `json:"sent_sha256"`
+	SentSize      int64        `json:"sent_size"`
+	MessageID     string       `json:"message_id,omitempty"`
+	Route         string       `json:"route"` // next_hop, mx, smarthost
+	MailFrom      string       `json:"mail_from"`
+	Recipients    []string     `json:"recipients"` // the recipients the server accepted
+	RemoteHost    string       `json:"remote_host"`
+	RemoteIP      string       `json:"remote_ip"`
+	RemotePort    int          `json:"remote_port"`
+	Greeting      string       `json:"greeting,omitempty"`
+	TLS           *DeliveryTLS `json:"tls,omitempty"` // nil: sent in clear
+	MTASTS        string       `json:"mta_sts,omitempty"`
+	Reply         string       `json:"reply"` // the server's answer to the end of data, e.g. "250 2.0.0 Ok: queued as 4F3…"
+	Attempt       int          `json:"attempt"`
+	QueuedAt      string       `json:"queued_at"`
+	ReportingHost string       `json:"reporting_host"`
+}
+
+// DeliveryTLS describes the TLS session a copy was sent over.
+type DeliveryTLS struct {
+	Version      string `json:"version"`
+	Cipher       string `json:"cipher"`
+	ServerName   string `json:"server_name,omitempty"`
+	CertSHA256   string `json:"cert_sha256,omitempty"` // of the server's leaf certificate (DER)
+	CertSubject  string `json:"cert_subject,omitempty"`
+	CertIssuer   string `json:"cert_issuer,omitempty"`
+	CertNotAfter string `json:"cert_not_after,omitempty"`
+	Verified     bool   `json:"verified"` // the chain and name were checked against trusted roots
+	VerifyError  string `json:"verify_error,omitempty"`
+}
+
+// DeliveryFormat identifies the delivery detail document.
+const DeliveryFormat = "resguardo-delivery/1"
+
+// LogDelivery records a delivery of record seq: the catalog row with the ledger
+// entry, and the queue entries ids marked delivered, in one transaction; then the
+// entry goes into the Merkle log (this process is the writer, or the writer appends
+// it within seconds). It returns the ledger index and the canonical detail.
+func (a *Archive) LogDelivery(ctx context.Context, seq int64, d DeliveryDetail, ids []int64) (int64, []byte, error) {
+	d.Format = DeliveryFormat
+	doc, err := ledger.Canonical(d)
+	if err != nil {
+		return 0, nil, err
+	}
+	sum := sha256.Sum256(doc)
+	at, err := time.Parse(time.RFC3339Nano, d.Time)
+	if err != nil {
+		return 0, nil, fmt.Errorf("delivery time %q: %w", d.Time, err)
+	}
+	entry, err := ledger.NewDeliveryEntry(at, d.SHA256, hex.EncodeToString(sum[:]))
+	if err != nil {
+		return 0, nil, err
+	}
+	idx, err := a.Cat.LogDelivery(ctx, catalog.DeliveryRecord{RecordSeq: seq, At: at, Detail: doc,
+		DetailSHA256: hex.EncodeToString(sum[:]), Entry: entry}, ids)
+	if err != nil {
+		return 0, nil, fmt.Errorf("delivery not logged: %w", err)
+	}
+	if err := a.flushPending(ctx); err != nil {
+		a.logger.Warn("delivery entry committed; ledger append pending", "err", err)
+	}
+	return idx, doc, nil
 }

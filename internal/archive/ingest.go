@@ -39,13 +39,14 @@ func (s Status) String() string {
 // Item is one message handed to the archive.
 type Item struct {
 	Data       []byte
-	Channel    string    // import, mx, submission, journal
-	Source     string    // where it came from (file path, "path:offset", peer)
-	Envelope   string    // JSON envelope facts, "" for none
-	Quarantine bool      // the gateway's policy quarantined this arrival: the record is marked
-	ReceivedAt time.Time // zero = now
-	Err        error     // the item could not be read: it is reported Failed, in order
-	Tag        any       // returned untouched in the Result
+	Channel    string             // import, mx, submission, journal
+	Source     string             // where it came from (file path, "path:offset", peer)
+	Envelope   string             // JSON envelope facts, "" for none
+	Quarantine bool               // the gateway's policy quarantined this arrival: the record is marked
+	Outbound   []catalog.Outbound // copies to relay, queued in the same transaction (gateway)
+	ReceivedAt time.Time          // zero = now
+	Err        error              // the item could not be read: it is reported Failed, in order
+	Tag        any                // returned untouched in the Result
 	Done       chan<- Result
 }
 
@@ -347,7 +348,7 @@ func (in *Ingester) commitCatalog(batch []*prepared) *batchState {
 		if at.IsZero() {
 			at = a.now()
 		}
-		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope, Quarantine: it.Quarantine})
+		recps = append(recps, catalog.Reception{SHA256: p.res.SHA256, Channel: it.Channel, Source: it.Source, At: at, Envelope: it.Envelope, Quarantine: it.Quarantine, Outbound: it.Outbound})
 		recpOwners = append(recpOwners, p)
 		if p.rec != nil {
 			recs = append(recs, *p.rec)

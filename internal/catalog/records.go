@@ -59,6 +59,9 @@ type Reception struct {
 	// Quarantine: this arrival was quarantined by the gateway's policy; the record
 	// is marked (records.quarantined = 1) in the same transaction.
 	Quarantine bool
+	// Outbound are the copies this arrival must be relayed as (the gateway's
+	// queue), inserted in the same transaction: 250 means delivered or queued.
+	Outbound []Outbound
 }
 
 // Commit inserts recs (new records, each with its ledger entry; ledger indexes are
@@ -97,7 +100,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		return nil, nil, err
 	}
 	idxs := make([]int64, len(recs))
-	var recRows, partRows, entryRows, recpRows, queueRows [][]any
+	var recRows, partRows, entryRows, recpRows, queueRows, outRows [][]any
 	for i, r := range recs {
 		if _, ok := seqOf[r.SHA256]; ok {
 			idxs[i] = -1
@@ -137,6 +140,9 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		if rc.Quarantine {
 			quarantined = append(quarantined, seq)
 		}
+		for _, o := range rc.Outbound {
+			outRows = append(outRows, outboundRow(seq, o))
+		}
 	}
 	steps := []struct {
 		verb, table, cols string
@@ -148,6 +154,7 @@ func (c *SQLite) commit(ctx context.Context, recs []NewRecord, receptions []Rece
 		{"INSERT", "ledger_entries", "idx, type, data, record_seq", entryRows},
 		{"INSERT OR IGNORE", "receptions", "record_seq, channel, source, received_at, envelope", recpRows},
 		{"INSERT OR IGNORE", "index_queue", "record_seq", queueRows},
+		{"INSERT", "outbound", outboundCols, outRows},
 	}
 	for _, st := range steps {
 		if err := insertRows(ctx, tx, st.verb, st.table, st.cols, st.rows); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/mailauth"
 	"github.com/resguardo/resguardo/internal/smtpgw"
 )
@@ -37,6 +38,19 @@ type Options struct {
 	AuthServID string
 	// Logger gets one line per message. Default: discard.
 	Logger *slog.Logger
+	// Router plans the relayed copies of accepted messages (nil: archive
+	// only). Its queue entries are committed with the record, before 250.
+	Router Router
+}
+
+// Router decides where an accepted message goes next (internal/relay).
+type Router interface {
+	// Plan returns the outbound queue entries for a message with its reception
+	// envelope; none when it is not relayed (journal, quarantine). An error
+	// answers 451: the message is neither archived nor queued.
+	Plan(e *Envelope, data []byte) ([]catalog.Outbound, error)
+	// Wake tells the delivery loop that new entries are queued.
+	Wake()
 }
 
 // Stats count what the pipeline did since it started.
@@ -175,11 +189,20 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 		return smtpgw.TempFail()
 	}
 
+	var err error
 	e := envelopeOf(env)
 	e.Verdict = v
 	e.Checks = records
 	if auth != nil {
 		e.AuthenticationResults = mailauth.AuthenticationResults(p.o.AuthServID, *auth)
+	}
+	var outbound []catalog.Outbound
+	if p.o.Router != nil {
+		if outbound, err = p.o.Router.Plan(&e, data); err != nil {
+			log.Error("relay plan failed; answered 451", "err", err)
+			p.stats.tempfailed.Add(1)
+			return smtpgw.TempFail()
+		}
 	}
 	envJSON, err := json.Marshal(e)
 	if err != nil { // cannot happen with these types
@@ -187,7 +210,7 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 		p.stats.tempfailed.Add(1)
 		return smtpgw.TempFail()
 	}
-	res, err := p.archive(ctx, env, data, string(envJSON), v.Action == ActionQuarantine)
+	res, err := p.archive(ctx, env, data, string(envJSON), v.Action == ActionQuarantine, outbound)
 	if err != nil {
 		p.stats.archiveErrors.Add(1)
 		p.stats.tempfailed.Add(1)
@@ -199,15 +222,18 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 	} else {
 		p.stats.accepted.Add(1)
 	}
-	log.Info("message archived", "sha256", res.SHA256, "status", res.Status.String(), "ledger_index", res.LedgerIndex)
+	log.Info("message archived", "sha256", res.SHA256, "status", res.Status.String(), "ledger_index", res.LedgerIndex, "queued", len(outbound))
+	if len(outbound) > 0 {
+		p.o.Router.Wake()
+	}
 	return smtpgw.Accepted()
 }
 
 // archive hands data to the archive and waits until it is durable.
-func (p *Pipeline) archive(ctx context.Context, env smtpgw.Envelope, data []byte, envJSON string, quarantine bool) (archive.Result, error) {
+func (p *Pipeline) archive(ctx context.Context, env smtpgw.Envelope, data []byte, envJSON string, quarantine bool, outbound []catalog.Outbound) (archive.Result, error) {
 	done := make(chan archive.Result, 1) // buffered: the committer never blocks on a gone session
 	it := &archive.Item{Data: data, Channel: string(env.Channel), Source: sourceOf(env), Envelope: envJSON,
-		ReceivedAt: env.Received, Done: done, Quarantine: quarantine}
+		ReceivedAt: env.Received, Done: done, Quarantine: quarantine, Outbound: outbound}
 	if err := p.o.Archive.Add(ctx, it); err != nil {
 		return archive.Result{}, fmt.Errorf("archive: %w", err)
 	}

@@ -91,3 +91,41 @@ type AccessEntry struct {
 func NewAccessEntry(t time.Time, action, detailSHA256Hex string) ([]byte, error) {
 	return Canonical(AccessEntry{V: EntryVersion, Type: TypeAccess, Time: FormatTime(t), Action: action, DetailSHA256: detailSHA256Hex})
 }
+
+// TypeDelivery is the entry type of a remote server's acceptance of a relayed
+// message (issue 5).
+const TypeDelivery = "delivery"
+
+// DeliveryEntry is the ledger entry of one delivery: which message (its SHA-256, as in
+// its record entry) and the digest of the canonical detail document (remote host,
+// IP, TLS, the server's reply, recipients), which stays in the catalog so that the
+// published tiles reveal no addresses.
+type DeliveryEntry struct {
+	V            int    `json:"v"`
+	Type         string `json:"type"`
+	Time         string `json:"time"`
+	SHA256       string `json:"sha256"`
+	DetailSHA256 string `json:"detail_sha256"`
+}
+
+// NewDeliveryEntry returns the canonical delivery entry.
+func NewDeliveryEntry(t time.Time, sha256Hex, detailSHA256Hex string) ([]byte, error) {
+	return Canonical(DeliveryEntry{V: EntryVersion, Type: TypeDelivery, Time: FormatTime(t), SHA256: sha256Hex, DetailSHA256: detailSHA256Hex})
+}
+
+// ParseDeliveryEntry decodes a delivery entry and checks that it is canonical.
+func ParseDeliveryEntry(b []byte) (DeliveryEntry, error) {
+	var e DeliveryEntry
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("ledger entry: %w", err)
+	}
+	if e.Type != TypeDelivery || e.V != EntryVersion {
+		return e, fmt.Errorf("ledger entry: not a v%d %s entry", EntryVersion, TypeDelivery)
+	}
+	if c, err := Canonical(e); err != nil || !bytes.Equal(c, b) {
+		return e, fmt.Errorf("ledger entry: not in canonical form")
+	}
+	return e, nil
+}

@@ -1,0 +1,341 @@
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/catalog"
+)
+
+// Run delivers the queue until ctx ends; then it waits for the deliveries in
+// progress (each bounded by its timeouts) and returns. Entries interrupted by a
+// crash are simply due again: delivery is at least once.
+func (r *Relay) Run(ctx context.Context) error {
+	if r.a == nil {
+		return errors.New("relay: no archive")
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		r.dispatch(ctx, &wg)
+		wait := r.c.Poll
+		if at, ok, err := r.a.Cat.NextOutbound(ctx); err == nil && ok {
+			if d := time.Until(at); d < wait {
+				wait = max(d, 10*time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-r.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// group is the entries one SMTP transaction carries: same record, sender, route,
+// destination and prefix.
+type group struct {
+	key     string
+	entries []catalog.Outbound
+}
+
+func groupKey(o catalog.Outbound) string {
+	dest := ""
+	if o.Route == RouteMX {
+		dest = o.Domain
+	}
+	sum := sha256.Sum256(o.Prefix)
+	return fmt.Sprintf("%d\x00%s\x00%s\x00%s\x00%x", o.RecordSeq, o.MailFrom, o.Route, dest, sum[:8])
+}
+
+// dispatch starts a delivery for every due group not already in progress, up to
+// Workers at once.
+func (r *Relay) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	due, err := r.a.Cat.DueOutbound(ctx, r.c.Now(), 2000)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.c.Logger.Warn("relay: reading the queue", "err", err)
+		}
+		return
+	}
+	groups := map[string]*group{}
+	var order []*group
+	r.mu.Lock()
+	for _, o := range due {
+		if r.inflight[o.ID] {
+			continue
+		}
+		k := groupKey(o)
+		g := groups[k]
+		if g == nil {
+			g = &group{key: k}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.entries = append(g.entries, o)
+	}
+	for _, g := range order {
+		for _, o := range g.entries {
+			r.inflight[o.ID] = true
+		}
+	}
+	r.mu.Unlock()
+	for i, g := range order {
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			r.release(order[i:])
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-r.sem; r.release([]*group{g}) }()
+			r.deliverGroup(context.WithoutCancel(ctx), g.entries)
+		})
+	}
+}
+
+func (r *Relay) release(gs []*group) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range gs {
+		for _, o := range g.entries {
+			delete(r.inflight, o.ID)
+		}
+	}
+}
+
+// outcome of one transaction, per recipient.
+type outcome struct {
+	delivered []catalog.Outbound // accepted by the remote server with the data
+	deferred  []catalog.Outbound
+	failed    []catalog.Outbound
+	reason    map[int64]string // per entry: the reply or error
+	proof     *archive.DeliveryDetail
+}
+
+// deliverGroup makes one delivery attempt for entries and records the result.
+func (r *Relay) deliverGroup(ctx context.Context, entries []catalog.Outbound) {
+	first := entries[0]
+	log := r.c.Logger.With("record", first.SHA256[:16], "route", first.Route, "domain", first.Domain, "rcpts", len(entries))
+	recs, err := r.a.Cat.RecordsBySeq(ctx, []int64{first.RecordSeq})
+	var data []byte
+	if err == nil && len(recs) == 1 {
+		data, err = r.a.Bytes(ctx, recs[0])
+	} else if err == nil {
+		err = fmt.Errorf("record %d not found", first.RecordSeq)
+	}
+	var out outcome
+	if err != nil {
+		// The archive could not give the bytes: a problem here, never the
+		// recipient's. Try later.
+		log.Error("relay: reading the archived message", "err", err)
+		out = outcome{deferred: entries, reason: reasonAll(entries, "4.3.0 archive read error: "+err.Error())}
+	} else {
+		copyData := append(append([]byte{}, first.Prefix...), data...)
+		if hops(copyData) > maxHops {
+			out = outcome{failed: entries, reason: reasonAll(entries, "5.4.6 routing loop detected: too many Received fields")}
+		} else {
+			out = r.attempt(ctx, entries, copyData)
+			if out.proof != nil {
+				out.proof.SHA256 = first.SHA256
+				out.proof.MessageID = messageID(data)
+			}
+		}
+	}
+	r.record(ctx, log, entries, out)
+}
+
+func reasonAll(entries []catalog.Outbound, reason string) map[int64]string {
+	m := map[int64]string{}
+	for _, o := range entries {
+		m[o.ID] = reason
+	}
+	return m
+}
+
+// record writes an attempt's results: the delivery entry, deferrals with their
+// next time (or a failure when the message has waited MaxAge), failures with a
+// DSN to the sender.
+func (r *Relay) record(ctx context.Context, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}, entries []catalog.Outbound, out outcome) {
+	now := r.c.Now().UTC()
+	if len(out.delivered) > 0 && out.proof != nil {
+		ids := idsOf(out.delivered)
+		idx, _, err := r.a.LogDelivery(ctx, out.delivered[0].RecordSeq, *out.proof, ids)
+		if err != nil {
+			// The server has the message but the proof is not written: the
+			// entries stay due and the message will be sent again (at least
+			// once). Log it loudly.
+			log.Error("relay: delivered but not recorded; it will be sent again", "err", err)
+		} else {
+			log.Info("relay: delivered", "host", out.proof.RemoteHost, "ip", out.proof.RemoteIP, "reply", out.proof.Reply,
+				"ledger_index", idx, "accepted", len(ids))
+		}
+	}
+	var expired []catalog.Outbound
+	var deferred []catalog.Outbound
+	for _, o := range out.deferred {
+		if now.Sub(o.CreatedAt) >= r.c.MaxAge {
+			expired = append(expired, o)
+			out.reason[o.ID] = "4.4.7 delivery time expired; last error: " + out.reason[o.ID]
+		} else {
+			deferred = append(deferred, o)
+		}
+	}
+	// Deferrals: entries of one attempt share the attempt count of the first.
+	byReason := map[string][]int64{}
+	for _, o := range deferred {
+		byReason[out.reason[o.ID]] = append(byReason[out.reason[o.ID]], o.ID)
+	}
+	if len(deferred) > 0 {
+		next := now.Add(r.backoff(deferred[0].Attempts + 1))
+		for reason, ids := range byReason {
+			if err := r.a.Cat.DeferOutbound(ctx, ids, now, next, reason); err != nil {
+				log.Error("relay: recording a deferral", "err", err)
+			}
+		}
+		log.Warn("relay: deferred", "next", next.Format(time.RFC3339), "attempt", deferred[0].Attempts+1, "error", out.reason[deferred[0].ID])
+	}
+	failed := append(out.failed, expired...)
+	if len(failed) > 0 {
+		r.fail(ctx, log, failed, out.reason)
+	}
+}
+
+func idsOf(os []catalog.Outbound) []int64 {
+	ids := make([]int64, len(os))
+	for i, o := range os {
+		ids[i] = o.ID
+	}
+	return ids
+}
+
+// backoff is the wait before attempt n+1: RetryBase doubled per attempt, at most
+// RetryMax, with up to 10 % jitter so that a queue does not retry in lockstep.
+func (r *Relay) backoff(attempts int) time.Duration {
+	d := r.c.RetryBase
+	for i := 1; i < attempts && d < r.c.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, r.c.RetryMax)
+	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// fail marks entries failed after sending their sender one DSN (none for the
+// null sender: a DSN is never answered with a DSN).
+func (r *Relay) fail(ctx context.Context, log interface {
+	Info(string, ...any)
+	Warn(string, ...any)
+	Error(string, ...any)
+}, failed []catalog.Outbound, reason map[int64]string) {
+	now := r.c.Now().UTC()
+	// One DSN per sender of this record (they share the record, so normally one).
+	bySender := map[string][]catalog.Outbound{}
+	for _, o := range failed {
+		bySender[o.MailFrom] = append(bySender[o.MailFrom], o)
+	}
+	senders := make([]string, 0, len(bySender))
+	for s := range bySender {
+		senders = append(senders, s)
+	}
+	sort.Strings(senders)
+	for _, sender := range senders {
+		os := bySender[sender]
+		dsnSHA := ""
+		if sender != "" && r.in != nil {
+			sha, err := r.sendDSN(ctx, os, reason)
+			if err != nil {
+				// Not failed yet: the entries are retried and the DSN with them.
+				log.Error("relay: the DSN could not be archived; entries stay queued", "err", err)
+				_ = r.a.Cat.DeferOutbound(ctx, idsOf(os), now, now.Add(r.c.RetryBase), reason[os[0].ID])
+				continue
+			}
+			dsnSHA = sha
+		}
+		byReason := map[string][]int64{}
+		for _, o := range os {
+			byReason[reason[o.ID]] = append(byReason[reason[o.ID]], o.ID)
+		}
+		for rs, ids := range byReason {
+			if err := r.a.Cat.FailOutbound(ctx, ids, now, rs, dsnSHA); err != nil {
+				log.Error("relay: recording a failure", "err", err)
+			}
+		}
+		log.Warn("relay: failed", "sender", sender, "rcpts", len(os), "reason", reason[os[0].ID], "dsn", dsnSHA)
+	}
+}
+
+// sendDSN archives the DSN for failed entries (channel "dsn") with its own queue
+// entry to the sender, and waits until it is durable.
+func (r *Relay) sendDSN(ctx context.Context, failed []catalog.Outbound, reason map[int64]string) (string, error) {
+	recs, err := r.a.Cat.RecordsBySeq(ctx, []int64{failed[0].RecordSeq})
+	if err != nil || len(recs) != 1 {
+		return "", fmt.Errorf("record %d: %v", failed[0].RecordSeq, err)
+	}
+	data, err := r.a.Bytes(ctx, recs[0])
+	if err != nil {
+		return "", err
+	}
+	now := r.c.Now().UTC()
+	dsn, env := r.buildDSN(failed, reason, data, now)
+	out, err := r.Plan(env, dsn)
+	if err != nil {
+		return "", err
+	}
+	done := make(chan archive.Result, 1)
+	envJSON := dsnEnvelopeJSON(env)
+	if err := r.in.Add(ctx, &archive.Item{Data: dsn, Channel: ChannelDSN, Source: "relay:dsn", Envelope: envJSON,
+		ReceivedAt: now, Done: done, Outbound: out}); err != nil {
+		return "", err
+	}
+	select {
+	case res := <-done:
+		if res.Status != archive.Archived && res.Status != archive.Duplicate {
+			if res.Err == nil {
+				res.Err = errors.New("not archived")
+			}
+			return "", res.Err
+		}
+		r.Wake()
+		return res.SHA256, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// replyText renders an error as the server's reply ("550 5.1.1 No such user")
+// when it is one, else as text.
+func replyText(err error) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		prefix := ""
+		if s := err.Error(); !strings.HasPrefix(s, "SMTP error") {
+			if i := strings.Index(s, "SMTP error"); i > 0 {
+				prefix = s[:i]
+			}
+		}
+		r := fmt.Sprintf("%s%d", prefix, se.Code)
+		if se.EnhancedCode != (smtp.EnhancedCode{}) && se.EnhancedCode != smtp.NoEnhancedCode {
+			r += fmt.Sprintf(" %d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+		}
+		return r + " " + oneLine(se.Message)
+	}
+	return oneLine(strings.TrimPrefix(err.Error(), "smtp: "))
+}

@@ -1,0 +1,415 @@
+package relay
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/catalog"
+	"github.com/resguardo/resguardo/internal/ledger"
+)
+
+// target is one server to try.
+type target struct {
+	host   string // name (for TLS and the record)
+	port   int
+	tls    string // opportunistic, required, none
+	verify bool   // the certificate must verify for host
+	sts    string // MTA-STS mode that applied ("" none)
+}
+
+// errPermanent marks a failure that no retry will fix.
+type errPermanent struct{ msg string }
+
+func (e errPermanent) Error() string { return e.msg }
+
+// targets lists the servers for a group, best first.
+func (r *Relay) targets(ctx context.Context, o catalog.Outbound) ([]target, error) {
+	hostPort := func(hp, mode string, verify bool) ([]target, error) {
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil {
+			return nil, errPermanent{"5.3.5 bad relay address " + hp}
+		}
+		port, _ := strconv.Atoi(p)
+		return []target{{host: h, port: port, tls: mode, verify: verify}}, nil
+	}
+	switch o.Route {
+	case RouteNextHop:
+		return hostPort(r.c.NextHop, r.c.NextHopTLS, r.c.NextHopVerify)
+	case RouteSmarthost:
+		return hostPort(r.c.Smarthost, r.c.SmarthostTLS, r.c.SmarthostVerify)
+	case RouteMX:
+	default:
+		return nil, errPermanent{"5.3.5 unknown route " + o.Route}
+	}
+	var policy *stsPolicy
+	if r.c.MTASTS {
+		p, err := r.sts.get(ctx, o.Domain)
+		if err != nil {
+			r.c.Logger.Warn("relay: MTA-STS policy", "domain", o.Domain, "err", err)
+		}
+		policy = p
+	}
+	mxs, err := r.c.Resolver.LookupMX(ctx, o.Domain)
+	var hosts []string
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			// No MX: the domain itself is the implicit MX (RFC 5321 §5.1), if it
+			// has an address.
+			if _, aerr := r.c.Resolver.LookupIPAddr(ctx, o.Domain); aerr != nil {
+				if errors.As(aerr, &de) && de.IsNotFound {
+					return nil, errPermanent{"5.1.2 domain " + o.Domain + " has no MX and no address"}
+				}
+				return nil, fmt.Errorf("4.4.3 DNS: %v", aerr)
+			}
+			hosts = []string{o.Domain}
+		} else {
+			return nil, fmt.Errorf("4.4.3 DNS MX lookup for %s: %v", o.Domain, err)
+		}
+	} else {
+		for _, mx := range mxs {
+			h := strings.TrimSuffix(mx.Host, ".")
+			if h == "" { // null MX (RFC 7505)
+				return nil, errPermanent{"5.1.10 domain " + o.Domain + " accepts no mail (null MX)"}
+			}
+			hosts = append(hosts, h)
+		}
+	}
+	var out []target
+	for _, h := range hosts {
+		t := target{host: h, port: r.c.MXPort, tls: TLSOpportunistic}
+		if policy != nil && policy.mode != "none" {
+			t.sts = policy.mode
+			if policy.mode == "enforce" {
+				if !policy.matches(h) {
+					r.c.Logger.Warn("relay: MX not allowed by MTA-STS policy", "domain", o.Domain, "mx", h)
+					continue
+				}
+				t.tls, t.verify = TLSRequired, true
+			}
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("4.7.5 no MX of %s matches its MTA-STS policy", o.Domain)
+	}
+	return out, nil
+}
+
+// attempt tries the targets in order until one takes the message (or refuses
+// it permanently).
+func (r *Relay) attempt(ctx context.Context, entries []catalog.Outbound, data []byte) outcome {
+	ts, err := r.targets(ctx, entries[0])
+	if err != nil {
+		return failedOrDeferred(entries, err)
+	}
+	var last error
+	for _, t := range ts {
+		ips, err := r.addrs(ctx, t.host)
+		if err != nil {
+			last = err
+			continue
+		}
+		for _, ip := range ips {
+			out, err := r.transaction(ctx, t, ip, entries, data)
+			if err == nil {
+				return out
+			}
+			last = err
+			var pe errPermanent
+			if errors.As(err, &pe) {
+				return failedOrDeferred(entries, err)
+			}
+			var se *smtp.SMTPError
+			if errors.As(err, &se) && se.Code >= 500 {
+				return failedOrDeferred(entries, err)
+			}
+		}
+	}
+	if last == nil {
+		last = errors.New("4.4.1 no server to connect to")
+	}
+	return failedOrDeferred(entries, last)
+}
+
+// failedOrDeferred gives every entry err: failed when it is permanent (5xx).
+func failedOrDeferred(entries []catalog.Outbound, err error) outcome {
+	out := outcome{reason: reasonAll(entries, replyText(err))}
+	var pe errPermanent
+	var se *smtp.SMTPError
+	if errors.As(err, &pe) || (errors.As(err, &se) && se.Code >= 500) {
+		out.failed = entries
+	} else {
+		out.deferred = entries
+	}
+	return out
+}
+
+func (r *Relay) addrs(ctx context.Context, host string) ([]string, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{host}, nil
+	}
+	as, err := r.c.Resolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, fmt.Errorf("4.4.3 DNS address lookup for %s: %v", host, err)
+	}
+	var out []string
+	for _, a := range as {
+		out = append(out, a.IP.String())
+	}
+	return out, nil
+}
+
+// transaction sends one copy to one server address. An error means nothing was
+// accepted there (try the next server, or defer/fail); a nil error is the
+// per-recipient outcome.
+func (r *Relay) transaction(ctx context.Context, t target, ip string, entries []catalog.Outbound, data []byte) (outcome, error) {
+	useTLS := t.tls != TLSNone
+	out, err := r.try(ctx, t, ip, entries, data, useTLS)
+	var tlsErr errTLS
+	if err != nil && errors.As(err, &tlsErr) && t.tls == TLSOpportunistic {
+		// A failed handshake on opportunistic TLS: again, in clear (as Postfix does).
+		r.c.Logger.Warn("relay: STARTTLS failed; retrying without TLS", "host", t.host, "err", err)
+		return r.try(ctx, t, ip, entries, data, false)
+	}
+	return out, err
+}
+
+type errTLS struct{ err error }
+
+func (e errTLS) Error() string { return "4.7.0 TLS: " + e.err.Error() }
+
+func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.Outbound, data []byte, useTLS bool) (outcome, error) {
+	addr := net.JoinHostPort(ip, strconv.Itoa(t.port))
+	d := net.Dialer{Timeout: r.c.ConnectTimeout}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return outcome{}, fmt.Errorf("4.4.1 connect to %s (%s): %v", t.host, addr, err)
+	}
+	// The greeting, EHLO and STARTTLS are done here, before go-smtp's client
+	// takes the connection: its STARTTLS is not exported in v0.25, and
+	// NewClientStartTLS would introduce us as "localhost".
+	_ = conn.SetDeadline(time.Now().Add(r.c.CommandTimeout))
+	tp := textproto.NewConn(conn)
+	_, greeting, err := tp.ReadResponse(220)
+	if err != nil {
+		conn.Close()
+		return outcome{}, fmt.Errorf("%s: greeting: %w", t.host, smtpErr(err))
+	}
+	exts, err := ehlo(tp, r.c.Hostname)
+	if err != nil {
+		conn.Close()
+		return outcome{}, fmt.Errorf("%s: EHLO: %w", t.host, smtpErr(err))
+	}
+	var verifyErr error
+	verified := false
+	var tlsConn *tls.Conn
+	if exts["STARTTLS"] && useTLS {
+		if err := tp.PrintfLine("STARTTLS"); err != nil {
+			conn.Close()
+			return outcome{}, errTLS{err}
+		}
+		if _, _, err := tp.ReadResponse(220); err != nil {
+			conn.Close()
+			return outcome{}, errTLS{smtpErr(err)}
+		}
+		cfg := &tls.Config{ServerName: t.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				verifyErr = verifyChain(cs, t.host, r.c.RootCAs)
+				verified = verifyErr == nil
+				if t.verify && verifyErr != nil {
+					return verifyErr
+				}
+				return nil
+			}}
+		tlsConn = tls.Client(conn, cfg)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return outcome{}, errTLS{err}
+		}
+		conn = tlsConn
+	} else if t.tls == TLSRequired {
+		conn.Close()
+		return outcome{}, fmt.Errorf("4.7.10 %s does not offer STARTTLS, which is required for it", t.host)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	// go-smtp reads a greeting first: give it the one already read; it then
+	// says EHLO again (allowed at any time, RFC 5321 §4.1.4).
+	c := smtp.NewClient(&greetedConn{Conn: conn, r: io.MultiReader(strings.NewReader("220 "+greeting+"\r\n"), conn)})
+	c.CommandTimeout = r.c.CommandTimeout
+	c.SubmissionTimeout = r.c.CommandTimeout
+	defer c.Close()
+	if err := c.Hello(r.c.Hostname); err != nil {
+		return outcome{}, fmt.Errorf("%s: %w", t.host, err)
+	}
+	needUTF8 := false
+	for _, o := range entries {
+		if !isASCII(o.Rcpt) || !isASCII(o.MailFrom) {
+			needUTF8 = true
+		}
+	}
+	if err := c.Mail(entries[0].MailFrom, &smtp.MailOptions{Size: int64(len(data)), UTF8: needUTF8}); err != nil {
+		return outcome{}, fmt.Errorf("%s: MAIL: %w", t.host, err)
+	}
+	out := outcome{reason: map[int64]string{}}
+	var accepted []catalog.Outbound
+	for _, o := range entries {
+		if err := c.Rcpt(o.Rcpt, nil); err != nil {
+			out.reason[o.ID] = fmt.Sprintf("%s: RCPT: %s", t.host, replyText(err))
+			var se *smtp.SMTPError
+			if errors.As(err, &se) && se.Code >= 500 {
+				out.failed = append(out.failed, o)
+			} else {
+				out.deferred = append(out.deferred, o)
+			}
+			continue
+		}
+		accepted = append(accepted, o)
+	}
+	if len(accepted) == 0 {
+		_ = c.Quit()
+		return out, nil
+	}
+	w, err := c.Data()
+	if err != nil {
+		return dataFailed(out, accepted, t, err), nil
+	}
+	if _, err := w.Write(data); err != nil {
+		return outcome{}, fmt.Errorf("4.4.2 %s: sending data: %v", t.host, err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return dataFailed(out, accepted, t, err), nil
+	}
+	at := r.c.Now().UTC()
+	_ = c.Quit()
+	sum := sha256.Sum256(data)
+	p := &archive.DeliveryDetail{
+		Time: ledger.FormatTime(at), SentSHA256: hex.EncodeToString(sum[:]), SentSize: int64(len(data)),
+		Route: accepted[0].Route, MailFrom: accepted[0].MailFrom, RemoteHost: t.host, RemoteIP: ip, RemotePort: t.port,
+		MTASTS: t.sts, Reply: formatReply(resp), Attempt: accepted[0].Attempts + 1,
+		QueuedAt: ledger.FormatTime(accepted[0].CreatedAt), ReportingHost: r.c.Hostname,
+	}
+	for _, o := range accepted {
+		p.Recipients = append(p.Recipients, o.Rcpt)
+	}
+	p.Greeting = "220 " + greeting
+	if tlsConn != nil {
+		p.TLS = tlsFacts(tlsConn.ConnectionState(), t.host, verified, verifyErr)
+	}
+	out.delivered = accepted
+	out.proof = p
+	return out, nil
+}
+
+func dataFailed(out outcome, accepted []catalog.Outbound, t target, err error) outcome {
+	var se *smtp.SMTPError
+	for _, o := range accepted {
+		out.reason[o.ID] = fmt.Sprintf("%s: DATA: %s", t.host, replyText(err))
+		if errors.As(err, &se) && se.Code >= 500 {
+			out.failed = append(out.failed, o)
+		} else {
+			out.deferred = append(out.deferred, o)
+		}
+	}
+	return out
+}
+
+func formatReply(resp *smtp.DataResponse) string {
+	if resp == nil || resp.StatusText == "" {
+		return "250"
+	}
+	return "250 " + resp.StatusText
+}
+
+// verifyChain checks the server's certificate against roots (nil: the system's)
+// for host.
+func verifyChain(cs tls.ConnectionState, host string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("no server certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: roots, Intermediates: inter})
+	return err
+}
+
+func tlsFacts(cs tls.ConnectionState, host string, verified bool, verifyErr error) *archive.DeliveryTLS {
+	f := &archive.DeliveryTLS{Version: tls.VersionName(cs.Version), Cipher: tls.CipherSuiteName(cs.CipherSuite),
+		ServerName: host, Verified: verified}
+	if verifyErr != nil {
+		f.VerifyError = verifyErr.Error()
+	}
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		sum := sha256.Sum256(leaf.Raw)
+		f.CertSHA256 = hex.EncodeToString(sum[:])
+		f.CertSubject = leaf.Subject.String()
+		f.CertIssuer = leaf.Issuer.String()
+		f.CertNotAfter = leaf.NotAfter.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return f
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// greetedConn is a connection whose greeting was already read: its reads start
+// with a copy of it.
+type greetedConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (g *greetedConn) Read(p []byte) (int, error) { return g.r.Read(p) }
+
+// ehlo sends EHLO and returns the extension keywords (upper case).
+func ehlo(tp *textproto.Conn, name string) (map[string]bool, error) {
+	if err := tp.PrintfLine("EHLO %s", name); err != nil {
+		return nil, err
+	}
+	_, msg, err := tp.ReadResponse(250)
+	if err != nil {
+		return nil, err
+	}
+	exts := map[string]bool{}
+	lines := strings.Split(msg, "\n")
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) > 0 {
+			exts[strings.ToUpper(f[0])] = true
+		}
+	}
+	return exts, nil
+}
+
+// smtpErr turns a textproto error into go-smtp's, so that 5xx replies are
+// permanent everywhere.
+func smtpErr(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return &smtp.SMTPError{Code: te.Code, Message: te.Msg}
+	}
+	return err
+}
