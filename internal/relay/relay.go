@@ -59,12 +59,12 @@ type Config struct {
 	NextHopTLS    string // opportunistic (default), required, none
 	NextHopVerify bool   // the next hop's certificate must verify (RootCAs) for its host name
 
-	Outbound       string // mx (default), smarthost, none: where submitted mail for other domains goes
-	Smarthost      string // host:port, with Outbound = smarthost
-	SmarthostTLS   string
+	Outbound        string // mx (default), smarthost, none: where submitted mail for other domains goes
+	Smarthost       string // host:port, with Outbound = smarthost
+	SmarthostTLS    string
 	SmarthostVerify bool
-	MXPort         int  // 25; tests point it elsewhere
-	MTASTS         bool // honour MTA-STS policies (RFC 8461) on the mx route
+	MXPort          int  // 25; tests point it elsewhere
+	MTASTS          bool // honour MTA-STS policies (RFC 8461) on the mx route
 
 	Workers        int           // deliveries at once (default 8)
 	RetryBase      time.Duration // first retry delay (default 1m), doubled per attempt
@@ -74,7 +74,7 @@ type Config struct {
 	CommandTimeout time.Duration // per SMTP command (default 5m)
 	Poll           time.Duration // how often the queue is read without a wake-up (default 1s)
 
-	DKIMDir  string            // keys/dkim/<domain>/<selector>.key
+	DKIMDir  string // keys/dkim/<domain>/<selector>.key
 	Resolver *mailauth.Resolver
 	RootCAs  *x509.CertPool // nil: the system's roots
 	// HTTPClient fetches MTA-STS policies (nil: a client with RootCAs, no

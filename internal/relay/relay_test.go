@@ -286,7 +286,9 @@ func TestPlan(t *testing.T) {
 		prefix  []string // fields the prefix must contain
 	}{
 		{"mx to next hop with Authentication-Results", "mx", []string{"juan@" + instDomain},
-			func(ev *intake.Envelope) { ev.AuthenticationResults = "mx." + instDomain + "; spf=pass smtp.mailfrom=remitente.mx" },
+			func(ev *intake.Envelope) {
+				ev.AuthenticationResults = "mx." + instDomain + "; spf=pass smtp.mailfrom=remitente.mx"
+			},
 			[]string{RouteNextHop}, []string{"Received: from cliente.ejemplo ([192.0.2.7])", "Authentication-Results: mx." + instDomain + "; spf=pass"}},
 		{"mx tagged", "mx", []string{"juan@" + instDomain},
 			func(ev *intake.Envelope) {
