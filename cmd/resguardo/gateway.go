@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mailauth"
+	"github.com/resguardo/resguardo/internal/relay"
 	"github.com/resguardo/resguardo/internal/smtpgw"
 )
 
@@ -24,11 +26,57 @@ import (
 // [gateway], one intake.Pipeline and one archive.Ingester shared by every
 // session (group commit across sessions).
 type gateway struct {
-	m       *Main
-	servers []*smtpgw.Server
-	pipe    *intake.Pipeline
-	in      *archive.Ingester
-	errc    chan error
+	m         *Main
+	servers   []*smtpgw.Server
+	pipe      *intake.Pipeline
+	in        *archive.Ingester
+	relay     *relay.Relay
+	stopRelay context.CancelFunc
+	relayDone chan struct{}
+	errc      chan error
+}
+
+// relayConfig is the relay's configuration from [gateway.relay].
+func relayConfig(m *Main, host string) (relay.Config, error) {
+	c := m.Config.Gateway
+	rc := c.Relay
+	var roots *x509.CertPool
+	if rc.CAFile != "" {
+		var err error
+		if roots, err = x509.SystemCertPool(); err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+		b, err := os.ReadFile(rc.CAFile)
+		if err != nil {
+			return relay.Config{}, fmt.Errorf("gateway.relay.ca_file: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(b) {
+			return relay.Config{}, fmt.Errorf("gateway.relay.ca_file: %s holds no PEM certificate", rc.CAFile)
+		}
+	}
+	return relay.Config{
+		Hostname: host, Domains: c.Domains,
+		NextHop: rc.NextHop, NextHopTLS: rc.NextHopTLS, NextHopVerify: rc.NextHopVerify,
+		Outbound: rc.Outbound, Smarthost: rc.Smarthost, SmarthostTLS: rc.SmarthostTLS, SmarthostVerify: rc.SmarthostVerify,
+		MXPort: rc.MXPort, MTASTS: rc.MTASTSOn(), Workers: rc.Workers,
+		RetryBase: rc.RetryBase.D(), RetryMax: rc.RetryMax.D(), MaxAge: rc.MaxQueueTime.D(),
+		ConnectTimeout: rc.ConnectTimeout.D(), CommandTimeout: rc.CommandTimeout.D(),
+		DKIMDir:  dkimKeyDir(m.DataDir),
+		Resolver: mailauth.NewResolver(mailauth.ResolverOptions{Server: c.DNSServer, Timeout: c.DNSTimeout.D()}),
+		RootCAs:  roots, Logger: m.Logger.With("component", "relay"),
+	}, nil
+}
+
+// gatewayHost is the gateway's host name: configured, or the machine's.
+func gatewayHost(c config.Gateway) string {
+	host := c.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+		if host == "" {
+			host = "localhost"
+		}
+	}
+	return host
 }
 
 func gatewayPolicies(c config.Gateway) map[smtpgw.Channel]intake.Policy {
@@ -63,13 +111,7 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	if !c.Enabled() {
 		return nil, nil
 	}
-	host := c.Hostname
-	if host == "" {
-		host, _ = os.Hostname()
-		if host == "" {
-			host = "localhost"
-		}
-	}
+	host := gatewayHost(c)
 	certFile, keyFile := c.TLSCertFile, c.TLSKeyFile
 	if certFile == "" {
 		var created bool
@@ -119,13 +161,38 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	if len(c.Antivirus) > 0 {
 		checks = append(checks, intake.AVCheck{Scanner: antivirusScanner(c)})
 	}
+	rcfg, err := relayConfig(m, host)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	if g.relay, err = relay.New(rcfg, a, in); err != nil {
+		in.Close()
+		return nil, err
+	}
 	g.pipe, err = intake.New(intake.Options{
-		Archive: in, Checks: checks,
+		Archive: in, Checks: checks, Router: g.relay,
 		Policies: gatewayPolicies(c), AuthServID: host, Logger: m.Logger.With("component", "intake"),
 	})
 	if err != nil {
 		in.Close()
 		return nil, err
+	}
+	// The delivery loop also outlives serve's context until stop: it writes
+	// DSNs through the ingester.
+	rctx, cancel := context.WithCancel(context.Background())
+	g.stopRelay, g.relayDone = cancel, make(chan struct{})
+	go func() {
+		defer close(g.relayDone)
+		if err := g.relay.Run(rctx); err != nil {
+			g.errc <- fmt.Errorf("relay: %w", err)
+		}
+	}()
+	if c.Relay.NextHop == "" && c.Listen.MX != "" {
+		m.Logger.Warn("gateway.relay.next_hop is not set: mail received on the MX listener is archived but not delivered")
+	}
+	if d := g.relay.DKIMDomains(); len(d) > 0 {
+		m.Logger.Info("DKIM signing", "domains", strings.Join(d, ", "))
 	}
 
 	var allowed []netip.Prefix
@@ -195,6 +262,10 @@ func (g *gateway) stop(ctx context.Context) error {
 		wg.Go(func() { errs[i] = s.Shutdown(ctx) })
 	}
 	wg.Wait()
+	if g.stopRelay != nil {
+		g.stopRelay()
+		<-g.relayDone
+	}
 	errs = append(errs, g.in.Close())
 	if g.pipe != nil {
 		st := g.pipe.Stats()

@@ -56,6 +56,8 @@ func (l *lockedBuf) String() string {
 type gwServe struct {
 	data             string
 	mx, sub, journal string
+	dns              string // the loopback DNS server's address
+	cfg              string // the configuration file
 	stderr           *lockedBuf
 	cancel           context.CancelFunc
 	done             chan error
@@ -74,6 +76,21 @@ var (
 // senders' SPF, DKIM and DMARC records. extra is appended to the config.
 func startGatewayServe(t *testing.T, extra string) *gwServe {
 	t.Helper()
+	return startGatewayServeOpts(t, gwOpts{extra: extra})
+}
+
+// gwOpts add to startGatewayServe's setup: config text, DNS records, and a
+// step run on the new data directory before serve starts (its records join
+// the zone).
+type gwOpts struct {
+	extra  string
+	dns    []string
+	before func(data string) []string
+}
+
+func startGatewayServeOpts(t *testing.T, o gwOpts) *gwServe {
+	t.Helper()
+	extra := o.extra
 	gwDKIMOnce.Do(func() {
 		var err error
 		if gwDKIM, err = mailauth.GenerateKey(mailauth.KeyEd25519, 0); err != nil {
@@ -83,7 +100,13 @@ func startGatewayServe(t *testing.T, extra string) *gwServe {
 			panic(err)
 		}
 	})
-	dns, err := dnstest.Start(dnstest.Zone{Records: dnstest.MustParse(
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	records := append([]string{}, o.dns...)
+	if o.before != nil {
+		records = append(records, o.before(data)...)
+	}
+	dns, err := dnstest.Start(dnstest.Zone{Records: dnstest.MustParse(append(records,
 		// remitente.mx: SPF passes for loopback, DMARC p=reject.
 		`remitente.mx. TXT "v=spf1 ip4:127.0.0.1 -all"`,
 		`_dmarc.remitente.mx. TXT "v=DMARC1; p=reject"`,
@@ -93,13 +116,12 @@ func startGatewayServe(t *testing.T, extra string) *gwServe {
 		// firmado.mx: no SPF, DKIM only.
 		`sel._domainkey.firmado.mx. TXT "`+gwDKIM.TXT+`"`,
 		`_dmarc.firmado.mx. TXT "v=DMARC1; p=reject"`,
-	)})
+	)...)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dns.Stop() })
-	dir := t.TempDir()
-	g := &gwServe{data: filepath.Join(dir, "data"), mx: freePort(t), sub: freePort(t), journal: freePort(t),
+	g := &gwServe{data: data, dns: dns.Addr, mx: freePort(t), sub: freePort(t), journal: freePort(t),
 		stderr: &lockedBuf{}, done: make(chan error, 1), dkimKey: gwDKIM}
 	cfg := fmt.Sprintf(`data = %q
 [log]
@@ -128,6 +150,7 @@ allowed_from = ["ana.lopez@%s"]
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	g.cfg = cfgPath
 	if out, _, code := cli(t, "config", "check", "--config", cfgPath); code != 0 {
 		t.Fatalf("config check: %s", out)
 	}

@@ -80,7 +80,8 @@ func commands() []command {
 		{"keys", "keys show: fingerprints of every key and certificate (never the keys)", runKeys},
 		{"scan", "scan FILE|DIR…: every configured antivirus engine on each file (exit 1: found, 3: an engine failed)", runScan},
 		{"engines", "the configured antivirus engines: up or down, version, latency", runEngines},
-		{"quarantine", "quarantine list | show ID: mail the gateway quarantined (archived and marked), and why", runQuarantine},
+		{"quarantine", "quarantine list | show ID | release ID --reason TEXT: mail the gateway quarantined (archived and marked), why, and releasing it", runQuarantine},
+		{"queue", "queue list | show ID | retry|hold|release ID…|--all: the gateway's outbound queue", runQueue},
 		{"dkim", "dkim keygen DOMAIN: a DKIM signing key and the DNS record to publish | dkim list", runDKIM},
 		{"bench", "bench import: measure import speed on the shared corpus", runBench},
 		{"version", "print the version", func(_ context.Context, m *Main, _ []string) error {

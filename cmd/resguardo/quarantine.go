@@ -34,7 +34,7 @@ type quarantineArrival struct {
 
 // runQuarantine: mail a gateway policy quarantined is archived (it reached the
 // institution: it is a record) and marked; these commands find it and say why.
-// Releasing it for delivery comes with the relay (docs/GATEWAY.md).
+// `quarantine release` queues it for delivery (queue.go).
 func runQuarantine(ctx context.Context, m *Main, args []string) error {
 	sub, rest := subcommand(args)
 	switch sub {
@@ -42,8 +42,10 @@ func runQuarantine(ctx context.Context, m *Main, args []string) error {
 		return runList(ctx, m, append([]string{"--quarantined"}, rest...))
 	case "show":
 		return runQuarantineShow(ctx, m, rest)
+	case "release":
+		return runQuarantineRelease(ctx, m, rest)
 	}
-	return &exitError{code: 2, err: errors.New("usage: resguardo quarantine list [list flags] | quarantine show ID [--json]")}
+	return &exitError{code: 2, err: errors.New("usage: resguardo quarantine list [list flags] | quarantine show ID [--json] | quarantine release ID --reason TEXT")}
 }
 
 func runQuarantineShow(ctx context.Context, m *Main, args []string) error {

@@ -309,3 +309,28 @@ func (c *SQLite) Deliveries(ctx context.Context, seq, idx int64) ([]DeliveryReco
 	}
 	return out, rows.Err()
 }
+
+// ReleaseQuarantine unmarks a quarantined record and queues its copies, in one
+// transaction. It reports false when the record was not quarantined.
+func (c *SQLite) ReleaseQuarantine(ctx context.Context, seq int64, os []Outbound) (bool, error) {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE records SET quarantined = 0 WHERE seq = ? AND quarantined = 1", seq)
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	rows := make([][]any, 0, len(os))
+	for _, o := range os {
+		rows = append(rows, outboundRow(seq, o))
+	}
+	if err := insertRows(ctx, tx, "INSERT", "outbound", outboundCols, rows); err != nil {
+		return false, err
+	}
+	return true, tx.Commit()
+}

@@ -45,7 +45,37 @@ type Gateway struct {
 
 	Antivirus        []GatewayEngine `toml:"antivirus"`         // engines every message is scanned with, all at once
 	AntivirusTimeout Duration        `toml:"antivirus_timeout"` // per engine and message
+
+	Relay GatewayRelay `toml:"relay"`
 }
+
+// GatewayRelay is where accepted mail goes next (internal/relay).
+type GatewayRelay struct {
+	// NextHop is the institution's mail server (host:port): mail received on
+	// the MX listener, and submitted mail for the institution's domains, is
+	// delivered there. Empty: such mail is archived only.
+	NextHop       string `toml:"next_hop"`
+	NextHopTLS    string `toml:"next_hop_tls"`    // opportunistic (default), required, none
+	NextHopVerify bool   `toml:"next_hop_verify"` // its certificate must verify for its host name
+	// Outbound is where submitted mail for other domains goes: mx (the
+	// recipients' MX hosts, default), smarthost, or none (archived only).
+	Outbound        string   `toml:"outbound"`
+	Smarthost       string   `toml:"smarthost"`
+	SmarthostTLS    string   `toml:"smarthost_tls"`
+	SmarthostVerify bool     `toml:"smarthost_verify"`
+	MXPort          int      `toml:"mx_port"`        // 25; other values only for tests
+	MTASTS          *bool    `toml:"mta_sts"`        // honour MTA-STS policies (default true)
+	CAFile          string   `toml:"ca_file"`        // extra trusted roots (PEM) for verified TLS and MTA-STS
+	Workers         int      `toml:"workers"`        // deliveries at once
+	RetryBase       Duration `toml:"retry_base"`     // first retry delay, doubled per attempt
+	RetryMax        Duration `toml:"retry_max"`      // longest delay between attempts
+	MaxQueueTime    Duration `toml:"max_queue_time"` // then the sender gets a DSN
+	ConnectTimeout  Duration `toml:"connect_timeout"`
+	CommandTimeout  Duration `toml:"command_timeout"`
+}
+
+// MTASTSOn reports whether MTA-STS policies are honoured.
+func (r GatewayRelay) MTASTSOn() bool { return r.MTASTS == nil || *r.MTASTS }
 
 // GatewayListen are the listener addresses; empty = off.
 type GatewayListen struct {
@@ -118,6 +148,9 @@ func defaultGateway() Gateway {
 		DNSTimeout: Duration(5 * time.Second), MaxMessageSize: 50 << 20, MaxRecipients: 100,
 		MaxConnections: 500, MaxConnectionsPerIP: 20, ShutdownTimeout: Duration(30 * time.Second),
 		Journal: GatewayJournal{Mode: "auto"}, AntivirusTimeout: Duration(30 * time.Second),
+		Relay: GatewayRelay{NextHopTLS: "opportunistic", Outbound: "mx", SmarthostTLS: "opportunistic", MXPort: 25,
+			Workers: 8, RetryBase: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueTime: Duration(5 * 24 * time.Hour),
+			ConnectTimeout: Duration(30 * time.Second), CommandTimeout: Duration(5 * time.Minute)},
 	}
 }
 
@@ -299,6 +332,7 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 	if t := time.Duration(g.AntivirusTimeout); t <= 0 || t > 10*time.Minute {
 		bad("gateway.antivirus_timeout", "want a duration above 0 and at most 10m")
 	}
+	g.Relay.validate(bad)
 	names := map[string]bool{}
 	for i, u := range g.Users {
 		key := fmt.Sprintf("gateway.users[%d]", i)
@@ -320,5 +354,59 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 				bad(key+".allowed_from", "user %q: %q is neither an address nor \"@domain\"", u.Name, a)
 			}
 		}
+	}
+}
+
+func (r *GatewayRelay) validate(bad func(key, format string, a ...any)) {
+	for _, hp := range []struct{ key, v string }{{"gateway.relay.next_hop", r.NextHop}, {"gateway.relay.smarthost", r.Smarthost}} {
+		if hp.v == "" {
+			continue
+		}
+		if h, port, err := net.SplitHostPort(hp.v); err != nil || h == "" || !isPort(port) {
+			bad(hp.key, "want host:port of a mail server, e.g. \"correo.ejemplo.gob.mx:25\", got %q", hp.v)
+		}
+	}
+	for _, m := range []struct{ key, v string }{{"gateway.relay.next_hop_tls", r.NextHopTLS}, {"gateway.relay.smarthost_tls", r.SmarthostTLS}} {
+		switch m.v {
+		case "opportunistic", "required", "none":
+		default:
+			bad(m.key, "want opportunistic, required or none, got %q", m.v)
+		}
+	}
+	switch r.Outbound {
+	case "mx", "none":
+	case "smarthost":
+		if r.Smarthost == "" {
+			bad("gateway.relay.smarthost", "outbound = \"smarthost\" needs the smarthost's host:port")
+		}
+	default:
+		bad("gateway.relay.outbound", "want mx, smarthost or none, got %q", r.Outbound)
+	}
+	if r.MXPort < 1 || r.MXPort > 65535 {
+		bad("gateway.relay.mx_port", "want a port, got %d", r.MXPort)
+	}
+	if r.CAFile != "" {
+		if _, err := os.Stat(r.CAFile); err != nil {
+			bad("gateway.relay.ca_file", "%v", err)
+		}
+	}
+	if r.Workers < 1 || r.Workers > 1000 {
+		bad("gateway.relay.workers", "want 1 to 1000, got %d", r.Workers)
+	}
+	for _, d := range []struct {
+		key      string
+		v        Duration
+		min, max time.Duration
+	}{{"gateway.relay.retry_base", r.RetryBase, 10 * time.Millisecond, 24 * time.Hour},
+		{"gateway.relay.retry_max", r.RetryMax, 10 * time.Millisecond, 7 * 24 * time.Hour},
+		{"gateway.relay.max_queue_time", r.MaxQueueTime, 100 * time.Millisecond, 30 * 24 * time.Hour},
+		{"gateway.relay.connect_timeout", r.ConnectTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"gateway.relay.command_timeout", r.CommandTimeout, 100 * time.Millisecond, 30 * time.Minute}} {
+		if d.v.D() < d.min || d.v.D() > d.max {
+			bad(d.key, "want between %s and %s", d.min, d.max)
+		}
+	}
+	if r.RetryMax.D() < r.RetryBase.D() {
+		bad("gateway.relay.retry_max", "must be at least retry_base (%s)", r.RetryBase.D())
 	}
 }

@@ -124,3 +124,29 @@ func TestGatewayAntivirusConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestGatewayRelayConfig(t *testing.T) {
+	t.Parallel()
+	good := "[gateway]\nhostname = \"mx.finanzas.ejemplo.gob.mx\"\ndomains = [\"finanzas.ejemplo.gob.mx\"]\n[gateway.listen]\nmx = \":2525\"\n" +
+		"[gateway.relay]\nnext_hop = \"correo.finanzas.ejemplo.gob.mx:25\"\nnext_hop_tls = \"required\"\nretry_base = \"30s\"\n"
+	c, err := Parse("relay.toml", strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Gateway.Relay
+	if r.NextHop != "correo.finanzas.ejemplo.gob.mx:25" || r.NextHopTLS != "required" || r.RetryBase.D().Seconds() != 30 ||
+		r.Outbound != "mx" || r.MXPort != 25 || !r.MTASTSOn() || r.MaxQueueTime.D().Hours() != 120 {
+		t.Fatalf("%+v", r)
+	}
+	bad := "[gateway.relay]\nnext_hop = \"correo\"\nnext_hop_tls = \"siempre\"\noutbound = \"smarthost\"\nworkers = 0\nretry_base = \"2h\"\nretry_max = \"1h\"\n"
+	_, err = Parse("relay.toml", strings.NewReader(bad))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`relay.toml:2: gateway.relay.next_hop: want host:port`, `relay.toml:3: gateway.relay.next_hop_tls: want opportunistic, required or none, got "siempre"`,
+		`gateway.relay.smarthost: outbound = "smarthost" needs`, `relay.toml:5: gateway.relay.workers`, `relay.toml:7: gateway.relay.retry_max: must be at least retry_base`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%s", want, err)
+		}
+	}
+}
