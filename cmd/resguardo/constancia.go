@@ -24,6 +24,7 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	cosignCer := fs.String("cosign-cer", "", "e.firma certificate (.cer) of the official who certifies")
 	cosignKey := fs.String("cosign-key", "", "e.firma private key (.key)")
 	cosignPass := fs.String("cosign-password-file", "", "file holding the e.firma password (else $RESGUARDO_EFIRMA_PASSWORD, else asked on the terminal)")
+	delivery := fs.Int64("delivery", -1, "a constancia de entrega: the ledger index of one of the record's delivery entries (resguardo queue show)")
 	ownPSC := fs.Bool("psc", false, "also obtain a NOM-151 constancia de conservación from the PSC for this message's own hash (constancia-nom151.asn1)")
 	pos, err := m.parse(fs, args)
 	if err != nil {
@@ -64,7 +65,15 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := a.ConstanciaInputs(ctx, r, m.Config.Evidence.Issuer, anchors)
+	var in constancia.Inputs
+	if *delivery >= 0 {
+		in, err = a.DeliveryConstanciaInputs(ctx, r, *delivery, m.Config.Evidence.Issuer, anchors)
+		if errors.Is(err, archive.ErrNoDelivery) {
+			return &exitError{code: 1, err: fmt.Errorf("constancia --delivery %d: not a delivery entry of %s (see resguardo queue show)", *delivery, r.SHA256[:16])}
+		}
+	} else {
+		in, err = a.ConstanciaInputs(ctx, r, m.Config.Evidence.Issuer, anchors)
+	}
 	if errors.Is(err, archive.ErrPending) {
 		return &exitError{code: 3, err: fmt.Errorf("%s: %w; it is timestamped at the end of an import and every %s while serving", r.SHA256[:16], err, m.Config.Evidence.Interval.D())}
 	}

@@ -190,7 +190,7 @@ func TestGatewayRelayPostfix(t *testing.T) {
 	pfx := startPostfixMailbox(t, gwDomain, "destino.mx")
 	g := startGatewayServeOpts(t, gwOpts{
 		extra: fmt.Sprintf("\n[gateway.relay]\nnext_hop = %q\nmx_port = %s\nretry_base = \"200ms\"\nretry_max = \"1s\"\n"+
-			"\n[gateway.policy.mx.actions]\ndmarc_reject = \"quarantine\"\n", pfx.addr, pfx.port),
+			"\n[gateway.policy.mx.actions]\ndmarc_reject = \"quarantine\"\n\n[evidence]\ninterval = \"1s\"\n", pfx.addr, pfx.port),
 		dns: []string{"destino.mx. MX 10 mx.destino.mx.", "mx.destino.mx. A 127.0.0.1"},
 		before: func(data string) []string {
 			mustCLI(t, "init", "--data", data)
@@ -253,6 +253,42 @@ func TestGatewayRelayPostfix(t *testing.T) {
 		!strings.HasPrefix(d.Detail.Reply, "250 2.0.0 Ok: queued as") || d.Detail.TLS == nil || !strings.HasPrefix(d.Detail.TLS.Version, "TLS 1.") ||
 		len(d.Detail.TLS.CertSHA256) != 64 {
 		t.Errorf("delivery: %+v tls %+v", d, d.Detail.TLS)
+	}
+
+	// A constancia de entrega: the record and its delivery entry under one
+	// timestamped checkpoint; verify checks both, and a changed detail fails.
+	cdir := t.TempDir()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, errOut, code := cli(t, "constancia", id, "--delivery", fmt.Sprint(*q.DeliveryIndex), "--out", cdir, "--config", g.cfg)
+		if code == 0 {
+			break
+		}
+		if code != 3 || time.Now().After(deadline) {
+			t.Fatalf("constancia --delivery: %d %s", code, errOut)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if _, errOut, code := cli(t, "constancia", id, "--delivery", "0", "--out", t.TempDir(), "--config", g.cfg); code != 1 || !strings.Contains(errOut, "not a delivery entry") {
+		t.Errorf("constancia for a non-delivery index: %d %s", code, errOut)
+	}
+	emlPath := filepath.Join(cdir, "mensaje.eml")
+	os.WriteFile(emlPath, archived, 0o600)
+	vout, verrOut, code := cli(t, "verify", emlPath, filepath.Join(cdir, "constancia.json"), "--p7s", filepath.Join(cdir, "constancia.p7s"), "--json", "--config", g.cfg)
+	if code != 0 || !strings.Contains(vout, `"delivery"`) {
+		t.Fatalf("verify of the constancia de entrega: %d\n%s\n%s", code, vout, verrOut)
+	}
+	doc, _ := os.ReadFile(filepath.Join(cdir, "constancia.json"))
+	if !strings.Contains(string(doc), `\"remote_ip\":\"127.0.0.1\"`) || !strings.Contains(string(doc), "aceptó la entrega") {
+		t.Errorf("constancia lacks the delivery:\n%s", doc)
+	}
+	tampered := strings.Replace(string(doc), `\"remote_ip\":\"127.0.0.1\"`, `\"remote_ip\":\"127.0.0.2\"`, 1)
+	os.WriteFile(filepath.Join(cdir, "alterada.json"), []byte(tampered), 0o600)
+	if _, _, code := cli(t, "verify", emlPath, filepath.Join(cdir, "alterada.json"), "--config", g.cfg); code == 0 {
+		t.Errorf("a constancia with a changed delivery detail verified")
+	}
+	if pdf, err := os.ReadFile(filepath.Join(cdir, "constancia.pdf")); err != nil || !bytes.HasPrefix(pdf, []byte("%PDF")) {
+		t.Errorf("constancia.pdf: %v", err)
 	}
 
 	// Outbound: submission → destino.mx's MX, DKIM-signed.

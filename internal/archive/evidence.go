@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -120,15 +121,55 @@ var ErrPending = errors.New("archive: the record's checkpoint is not timestamped
 
 // ConstanciaInputs gathers what a record's constancia is made of.
 func (a *Archive) ConstanciaInputs(ctx context.Context, r *catalog.Record, issuer string, trustAnchors []string) (constancia.Inputs, error) {
+	return a.constanciaInputs(ctx, r, issuer, trustAnchors, -1)
+}
+
+// ErrNoDelivery is a delivery index that is not a delivery of the record.
+var ErrNoDelivery = errors.New("archive: no such delivery of this record")
+
+// DeliveryConstanciaInputs gathers a constancia de entrega: the record and its
+// delivery entry at ledger index deliveryIdx, both proved to one stamped
+// checkpoint that covers the delivery.
+func (a *Archive) DeliveryConstanciaInputs(ctx context.Context, r *catalog.Record, deliveryIdx int64, issuer string, trustAnchors []string) (constancia.Inputs, error) {
+	ds, err := a.Cat.Deliveries(ctx, 0, deliveryIdx)
+	if err != nil {
+		return constancia.Inputs{}, err
+	}
+	if len(ds) != 1 || ds[0].RecordSeq != r.Seq {
+		return constancia.Inputs{}, ErrNoDelivery
+	}
+	in, err := a.constanciaInputs(ctx, r, issuer, trustAnchors, deliveryIdx)
+	if err != nil {
+		return in, err
+	}
+	c, err := ledger.ParseCheckpoint(in.Checkpoint, a.Keys.LedgerVerifier())
+	if err != nil {
+		return in, err
+	}
+	path, err := a.Log.ProveAt(deliveryIdx, c.Size)
+	if err != nil {
+		return in, err
+	}
+	var det DeliveryDetail
+	_ = json.Unmarshal(ds[0].Detail, &det)
+	in.Delivery = &constancia.DeliveryInputs{Index: deliveryIdx, Entry: ds[0].Entry, Detail: ds[0].Detail,
+		DetailSHA256: ds[0].DetailSHA256, Path: path, Host: det.RemoteHost, IP: det.RemoteIP, Time: det.Time}
+	return in, nil
+}
+
+// constanciaInputs gathers a record's constancia under the first stamped
+// checkpoint covering both the record and, when >= 0, ledger index cover.
+func (a *Archive) constanciaInputs(ctx context.Context, r *catalog.Record, issuer string, trustAnchors []string, cover int64) (constancia.Inputs, error) {
 	var in constancia.Inputs
 	idx, entry, err := a.Cat.EntryOf(ctx, r.Seq)
 	if err != nil {
 		return in, err
 	}
-	if idx < 0 || idx >= a.Log.Size() {
+	need := max(idx, cover)
+	if idx < 0 || need >= a.Log.Size() {
 		return in, ErrPending
 	}
-	cp, err := a.Cat.CheckpointCovering(ctx, idx)
+	cp, err := a.Cat.CheckpointCovering(ctx, need)
 	if errors.Is(err, catalog.ErrNoCheckpoint) {
 		return in, ErrPending
 	}

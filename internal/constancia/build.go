@@ -30,6 +30,18 @@ type Inputs struct {
 	Now                  time.Time
 	Anchor               *AnchorInputs // a NOM-151 anchor covering the record, when there is one
 	Cosignatures         []string      // witness signature lines over Checkpoint
+	Delivery             *DeliveryInputs
+}
+
+// DeliveryInputs is a delivery entry of the record, proved to Checkpoint.
+type DeliveryInputs struct {
+	Index        int64
+	Entry        []byte
+	Detail       []byte
+	DetailSHA256 string
+	Path         tlog.RecordProof
+	Host, IP     string // for the statement
+	Time         string
 }
 
 // AnchorInputs is a PSC-anchored checkpoint covering the record.
@@ -46,6 +58,13 @@ type AnchorInputs struct {
 // Build assembles the constancia document.
 func Build(in Inputs) *Constancia {
 	es, en := statements(in.IssuerName, in.SHA256, in.Index, in.StampTime, in.Authority)
+	var delivery *Delivery
+	if d := in.Delivery; d != nil {
+		des, den := deliveryStatements(d.Host, d.IP, d.Time, d.Index)
+		es, en = es+" "+des, en+" "+den
+		delivery = &Delivery{Detail: string(d.Detail), DetailSHA256: d.DetailSHA256, Index: d.Index, Entry: string(d.Entry),
+			Proof: string(ledger.Proof{Index: d.Index, Path: d.Path, Checkpoint: in.Checkpoint}.Marshal())}
+	}
 	var anchor *Anchor
 	if a := in.Anchor; a != nil {
 		anchor = &Anchor{Kind: "nom151", Proof: string(ledger.Proof{Index: in.Index, Path: a.Path, Checkpoint: a.Checkpoint}.Marshal()),
@@ -65,5 +84,6 @@ func Build(in Inputs) *Constancia {
 		Timestamp: Timestamp{Kind: in.Kind, Digest: in.StampDigest, Token: in.Token,
 			Time: in.StampTime.UTC().Format(time.RFC3339Nano), Authority: in.Authority, TrustAnchors: in.TrustAnchors},
 		VerifyURL: in.VerifyURL,
+		Delivery:  delivery,
 	}
 }

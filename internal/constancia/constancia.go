@@ -34,6 +34,19 @@ type Constancia struct {
 	Timestamp   Timestamp `json:"timestamp"`
 	Anchor      *Anchor   `json:"anchor,omitempty"`
 	VerifyURL   string    `json:"verify_url,omitempty"`
+	// Delivery, in a constancia de entrega: a remote server's acceptance of the
+	// message (its ledger entry, under the same signed and timestamped
+	// checkpoint as the record's).
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery is a delivery entry with its detail document and inclusion proof.
+type Delivery struct {
+	Detail       string `json:"detail"` // the canonical resguardo-delivery/1 document, exact text (hash it as is)
+	DetailSHA256 string `json:"detail_sha256"`
+	Index        int64  `json:"index"`
+	Entry        string `json:"entry"` // the ledger entry, exact text
+	Proof        string `json:"proof"` // C2SP tlog-proof to the same checkpoint as Ledger.Proof
 }
 
 // Anchor is a checkpoint containing the record that an accredited PSC anchored with

@@ -65,7 +65,11 @@ func PDF(c *Constancia, tz *time.Location) ([]byte, error) {
 	pdf.SetFont("Helvetica", "B", 15)
 	pdf.SetTextColor(29, 36, 51)
 	pdf.Ln(2)
-	pdf.MultiCell(0, 7, tr("Constancia de integridad y fecha de un mensaje de correo electrónico"), "", "L", false)
+	title := "Constancia de integridad y fecha de un mensaje de correo electrónico"
+	if c.Delivery != nil {
+		title = "Constancia de entrega de un mensaje de correo electrónico"
+	}
+	pdf.MultiCell(0, 7, tr(title), "", "L", false)
 	pdf.SetFont("Helvetica", "", 9)
 	pdf.SetTextColor(91, 100, 117)
 	pdf.MultiCell(0, 5, tr(fmt.Sprintf("Emitida por %s · %s · formato %s", c.Issuer.Name, c.IssuedAt, c.Format)), "", "L", false)
@@ -134,6 +138,51 @@ func PDF(c *Constancia, tz *time.Location) ([]byte, error) {
 			pdf.SetFont("Helvetica", "", 9)
 			pdf.MultiCell(0, 5, tr(fmt.Sprintf("%s · %s · %d bytes", name, a.ContentType, a.Size)), "", "L", false)
 			mono("SHA-256 " + a.SHA256)
+		}
+	}
+
+	if d := c.Delivery; d != nil {
+		var det struct {
+			Time       string   `json:"time"`
+			Route      string   `json:"route"`
+			MailFrom   string   `json:"mail_from"`
+			Recipients []string `json:"recipients"`
+			RemoteHost string   `json:"remote_host"`
+			RemoteIP   string   `json:"remote_ip"`
+			RemotePort int      `json:"remote_port"`
+			Reply      string   `json:"reply"`
+			SentSHA256 string   `json:"sent_sha256"`
+			TLS        *struct {
+				Version    string `json:"version"`
+				Cipher     string `json:"cipher"`
+				CertSHA256 string `json:"cert_sha256"`
+				Verified   bool   `json:"verified"`
+			} `json:"tls"`
+		}
+		_ = json.Unmarshal([]byte(d.Detail), &det)
+		section("La entrega")
+		if t, err := time.Parse(time.RFC3339Nano, det.Time); err == nil {
+			row("Aceptado el", t.In(tz).Format("2006-01-02 15:04:05 MST")+" ("+t.UTC().Format(time.RFC3339)+")")
+		}
+		row("Servidor", fmt.Sprintf("%s [%s]:%d", det.RemoteHost, det.RemoteIP, det.RemotePort))
+		row("Remitente (sobre)", det.MailFrom)
+		row("Destinatarios", strings.Join(det.Recipients, ", "))
+		tlsText := "sin cifrado (el servidor no ofreció STARTTLS)"
+		if t := det.TLS; t != nil {
+			tlsText = t.Version + ", " + t.Cipher
+			if t.Verified {
+				tlsText += ", certificado verificado"
+			} else {
+				tlsText += ", certificado no verificado"
+			}
+		}
+		row("Conexión", tlsText)
+		row("Respuesta del servidor", det.Reply)
+		row("Entrada de entrega", fmt.Sprintf("%d", d.Index))
+		if det.TLS != nil && det.TLS.CertSHA256 != "" {
+			pdf.SetFont("Helvetica", "B", 9)
+			pdf.MultiCell(0, 5, tr("Huella SHA-256 del certificado del servidor:"), "", "L", false)
+			mono(det.TLS.CertSHA256)
 		}
 	}
 

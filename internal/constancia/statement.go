@@ -29,3 +29,13 @@ func statements(issuer string, sha string, index int64, stamp time.Time, authori
 		issuer, sha, index, stamp.UTC().Format(time.RFC3339), authority)
 	return es, en
 }
+
+// deliveryStatements add the delivery to the declaration.
+func deliveryStatements(host, ip, at string, index int64) (es, en string) {
+	es = fmt.Sprintf("Además, la entrada %d de la misma bitácora registra que el servidor %s (%s) aceptó la entrega "+
+		"del mensaje el %s, con la respuesta y los datos de la conexión que constan en el detalle de la entrega.",
+		index, host, ip, at)
+	en = fmt.Sprintf("Moreover, entry %d of the same ledger records that the server %s (%s) accepted delivery of "+
+		"the message at %s, with the reply and connection facts given in the delivery detail.", index, host, ip, at)
+	return es, en
+}

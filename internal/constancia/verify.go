@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ const (
 	StepAnchor     = "anchor"
 	StepWitnesses  = "witnesses"
 	StepNewer      = "newer-checkpoint"
+	StepDelivery   = "delivery"
 )
 
 // Step is one verification step.
@@ -143,6 +145,9 @@ func Verify(message, doc []byte, opt Options) *Report {
 	} else {
 		r.Time, r.Authority = st.Time, st.Authority
 		add(StepTimestamp, true, "%s by %s", st.Time.UTC().Format(time.RFC3339), st.Authority)
+	}
+	if c.Delivery != nil {
+		r.verifyDelivery(c, p, v, add)
 	}
 	if opt.Newer != nil && v != nil && cp.Size > 0 {
 		nc, err := ledger.ParseCheckpoint(opt.Newer, v)
@@ -279,4 +284,46 @@ func errText(err error, ok string) string {
 		return err.Error()
 	}
 	return ok
+}
+
+// verifyDelivery checks a constancia de entrega's delivery: the detail's hash,
+// the entry naming the message and the detail, and its inclusion under the
+// same checkpoint as the record (so the same timestamp dates it).
+func (r *Report) verifyDelivery(c *Constancia, recordProof ledger.Proof, v note.Verifier, add func(string, bool, string, ...any) bool) {
+	d := c.Delivery
+	sum := sha256.Sum256([]byte(d.Detail))
+	if hex.EncodeToString(sum[:]) != d.DetailSHA256 {
+		add(StepDelivery, false, "the delivery detail does not have its SHA-256")
+		return
+	}
+	e, err := ledger.ParseDeliveryEntry([]byte(d.Entry))
+	if err != nil {
+		add(StepDelivery, false, "%v", err)
+		return
+	}
+	if e.SHA256 != c.Record.SHA256 || e.DetailSHA256 != d.DetailSHA256 {
+		add(StepDelivery, false, "the delivery entry names another message or detail")
+		return
+	}
+	p, err := ledger.ParseProof([]byte(d.Proof))
+	if err != nil || v == nil {
+		add(StepDelivery, false, "delivery proof: %v", err)
+		return
+	}
+	if !bytes.Equal(p.Checkpoint, recordProof.Checkpoint) {
+		add(StepDelivery, false, "the delivery is proved to another checkpoint than the record")
+		return
+	}
+	if _, err := ledger.VerifyProof(p, []byte(d.Entry), v); err != nil || p.Index != d.Index {
+		add(StepDelivery, false, "delivery entry %d: %s", d.Index, errText(err, "index mismatch"))
+		return
+	}
+	var det struct {
+		RemoteHost string `json:"remote_host"`
+		RemoteIP   string `json:"remote_ip"`
+		Reply      string `json:"reply"`
+		Time       string `json:"time"`
+	}
+	_ = json.Unmarshal([]byte(d.Detail), &det)
+	add(StepDelivery, true, "entry %d: accepted by %s [%s] at %s: %q", d.Index, det.RemoteHost, det.RemoteIP, det.Time, det.Reply)
 }

@@ -132,6 +132,7 @@ func verifyText(l i18n.Lang, k string) string {
 		"step.inclusion":  "Prueba de inclusión en el árbol de Merkle",
 		"step.timestamp":  "Sello de tiempo RFC 3161",
 		"step.signature":  "Firma CMS de la constancia",
+		"step.delivery":   "Entrega registrada en la bitácora (servidor, conexión, respuesta)",
 	}
 	en := map[string]string{
 		"title":           "Resguardo — verify a constancia",
@@ -159,6 +160,7 @@ func verifyText(l i18n.Lang, k string) string {
 		"step.inclusion":  "Merkle inclusion proof",
 		"step.timestamp":  "RFC 3161 timestamp",
 		"step.signature":  "CMS signature of the constancia",
+		"step.delivery":   "Delivery recorded in the ledger (server, connection, reply)",
 	}
 	if l == i18n.EN {
 		return en[k]
