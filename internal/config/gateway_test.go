@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -148,5 +150,32 @@ func TestGatewayRelayConfig(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%s", want, err)
 		}
+	}
+}
+
+// TestREADMEConfigs: the deployment configurations the README and
+// docs/GATEWAY.md show are valid (those with a placeholder hash excepted).
+func TestREADMEConfigs(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, doc := range []string{"../../README.md", "../../docs/GATEWAY.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := strings.Split(string(b), "```toml\n")
+		for i, blk := range blocks[1:] {
+			src, _, _ := strings.Cut(blk, "```")
+			if strings.Contains(src, "…") {
+				continue
+			}
+			if _, err := Parse(fmt.Sprintf("%s block %d", doc, i+1), strings.NewReader(src)); err != nil {
+				t.Errorf("%v\n%s", err, src)
+			}
+			n++
+		}
+	}
+	if n < 4 {
+		t.Errorf("only %d configuration blocks checked", n)
 	}
 }
