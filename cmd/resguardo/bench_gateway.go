@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/smtp"
 	"os"
@@ -13,8 +15,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/resguardo/resguardo/internal/dnstest"
 )
@@ -37,7 +42,8 @@ type benchGatewaySide struct {
 	P99         float64 `json:"p99_ms"`
 	CPUPerMsgMS float64 `json:"cpu_ms_per_message"` // user + system of the server and its children
 	Done        string  `json:"done"`               // what 250 meant
-	// DeliveredSeconds (Postfix): until the last accepted message was in the maildir.
+	// DeliveredSeconds: from the start of the load until the last accepted message
+	// was in Postfix's maildir, or relayed by Resguardo to its next hop.
 	DeliveredSeconds float64 `json:"delivered_seconds,omitempty"`
 }
 
@@ -92,25 +98,46 @@ func runBenchGateway(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	web, _ := benchFreePort()
+	// The next hop: an SMTP server in this process that counts and discards, so
+	// that the relay's work (queue, delivery, delivery entry) is part of the load.
+	hop, err := startCountingSink()
+	if err != nil {
+		return err
+	}
+	defer hop.close()
 	cfg := filepath.Join(scratch, "resguardo.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("data = %q\n[gateway]\nhostname = \"mx.sefin.ejemplo.gob.mx\"\ndomains = [\"sefin.ejemplo.gob.mx\"]\ndns_server = %q\nmax_connections_per_ip = %d\n[gateway.listen]\nmx = %q\n",
-		filepath.Join(scratch, "data"), dns.Addr, *clients+4, mx)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data = %q\n[gateway]\nhostname = \"mx.sefin.ejemplo.gob.mx\"\ndomains = [\"sefin.ejemplo.gob.mx\"]\ndns_server = %q\nmax_connections_per_ip = %d\n[gateway.listen]\nmx = %q\n[gateway.relay]\nnext_hop = %q\n",
+		filepath.Join(scratch, "data"), dns.Addr, *clients+4, mx, hop.addr)), 0o600)
 	self, _ := os.Executable()
-	srv := exec.Command(self, "serve", "--config", cfg, "--listen", web)
+	serveArgs := []string{"serve", "--config", cfg, "--listen", web}
+	if prof := m.Getenv("RESGUARDO_BENCH_CPUPROFILE"); prof != "" {
+		serveArgs = append([]string{"--cpuprofile", prof}, serveArgs...) // where serve's time goes
+	}
+	srv := exec.Command(self, serveArgs...)
 	srv.Env = append(os.Environ(), "RESGUARDO_LANG=en")
 	var srvErr strings.Builder
 	srv.Stderr = &srvErr
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	side, err := benchSMTPLoad("resguardo", mx, *clients, msgs)
+	if err == nil {
+		for deadline := time.Now().Add(5 * time.Minute); hop.count() < int64(side.Accepted) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		side.DeliveredSeconds = time.Since(t0).Seconds()
+		if hop.count() < int64(side.Accepted) {
+			err = fmt.Errorf("bench gateway: only %d of %d accepted messages reached the next hop", hop.count(), side.Accepted)
+		}
+	}
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
 	if err != nil {
 		return fmt.Errorf("%w\n%s", err, srvErr.String())
 	}
 	side.CPUPerMsgMS = cpuMS(srv.ProcessState) / float64(max(side.Accepted, 1))
-	side.Done = "archived: blob, catalog and ledger fsync'd, checks run"
+	side.Done = "archived and queued: blob, catalog, queue and ledger fsync'd, checks run; then relayed to a next hop with a delivery entry each"
 	rep.Results = append(rep.Results, side)
 	say("bench gateway: resguardo %d accepted in %.1fs", side.Accepted, side.Seconds)
 
@@ -127,8 +154,8 @@ func runBenchGateway(ctx context.Context, m *Main, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "load: %d clients × %d messages = %d real messages (%.1f MB), loopback\n", *clients, *perClient, n, float64(rep.Bytes)/1e6)
 	for _, s := range rep.Results {
-		fmt.Fprintf(m.Stdout, "%-10s %5d accepted  %7.0f msg/s  end of DATA → 250 p50 %6.1f ms  p99 %6.1f ms  CPU %.2f ms/msg  (%s)\n",
-			s.Name, s.Accepted, s.Rate, s.P50, s.P99, s.CPUPerMsgMS, s.Done)
+		fmt.Fprintf(m.Stdout, "%-10s %5d accepted  %7.0f msg/s  end of DATA → 250 p50 %6.1f ms  p99 %6.1f ms  CPU %.2f ms/msg  all delivered after %.1f s  (%s)\n",
+			s.Name, s.Accepted, s.Rate, s.P50, s.P99, s.CPUPerMsgMS, s.DeliveredSeconds, s.Done)
 	}
 	if len(rep.Results) == 2 && rep.Results[1].Rate > 0 {
 		fmt.Fprintf(m.Stdout, "ratio resguardo/postfix: rate %.2f, p99 %.2f, CPU %.2f\n", rep.Results[0].Rate/rep.Results[1].Rate,
@@ -311,3 +338,42 @@ smtpd_client_connection_count_limit = 0
 	side.Done = fmt.Sprintf("queued (fsync'd), then %d delivered to a maildir", delivered())
 	return side, nil
 }
+
+// countingSink is an SMTP server that counts the messages it receives.
+type countingSink struct {
+	addr string
+	n    atomic.Int64
+	srv  *gosmtp.Server
+}
+
+type countingSession struct{ s *countingSink }
+
+func (c countingSession) Reset()                                 {}
+func (c countingSession) Logout() error                          { return nil }
+func (c countingSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (c countingSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (c countingSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	c.s.n.Add(1)
+	return nil
+}
+
+func startCountingSink() (*countingSink, error) {
+	s := &countingSink{}
+	s.srv = gosmtp.NewServer(gosmtp.BackendFunc(func(*gosmtp.Conn) (gosmtp.Session, error) { return countingSession{s}, nil }))
+	s.srv.Domain = "correo.sefin.ejemplo.gob.mx"
+	s.srv.MaxMessageBytes = 64 << 20
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.addr = ln.Addr().String()
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func (s *countingSink) count() int64 { return s.n.Load() }
+func (s *countingSink) close()       { s.srv.Close() }

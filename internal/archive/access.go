@@ -123,32 +123,57 @@ type DeliveryTLS struct {
 // DeliveryFormat identifies the delivery detail document.
 const DeliveryFormat = "resguardo-delivery/1"
 
+// DeliveryLog is one delivery to record: the record, the detail, and the queue
+// entries it completes.
+type DeliveryLog struct {
+	Seq    int64
+	Detail DeliveryDetail
+	IDs    []int64
+}
+
 // LogDelivery records a delivery of record seq: the catalog row with the ledger
 // entry, and the queue entries ids marked delivered, in one transaction; then the
 // entry goes into the Merkle log (this process is the writer, or the writer appends
 // it within seconds). It returns the ledger index and the canonical detail.
 func (a *Archive) LogDelivery(ctx context.Context, seq int64, d DeliveryDetail, ids []int64) (int64, []byte, error) {
-	d.Format = DeliveryFormat
-	doc, err := ledger.Canonical(d)
+	idxs, docs, err := a.LogDeliveries(ctx, []DeliveryLog{{Seq: seq, Detail: d, IDs: ids}})
 	if err != nil {
 		return 0, nil, err
 	}
-	sum := sha256.Sum256(doc)
-	at, err := time.Parse(time.RFC3339Nano, d.Time)
-	if err != nil {
-		return 0, nil, fmt.Errorf("delivery time %q: %w", d.Time, err)
+	return idxs[0], docs[0], nil
+}
+
+// LogDeliveries records many deliveries with one catalog transaction and one
+// ledger append: the relay's group commit.
+func (a *Archive) LogDeliveries(ctx context.Context, ls []DeliveryLog) ([]int64, [][]byte, error) {
+	recs := make([]catalog.DeliveryRecord, len(ls))
+	ids := make([][]int64, len(ls))
+	docs := make([][]byte, len(ls))
+	for i, l := range ls {
+		d := l.Detail
+		d.Format = DeliveryFormat
+		doc, err := ledger.Canonical(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		sum := sha256.Sum256(doc)
+		at, err := time.Parse(time.RFC3339Nano, d.Time)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delivery time %q: %w", d.Time, err)
+		}
+		entry, err := ledger.NewDeliveryEntry(at, d.SHA256, hex.EncodeToString(sum[:]))
+		if err != nil {
+			return nil, nil, err
+		}
+		recs[i] = catalog.DeliveryRecord{RecordSeq: l.Seq, At: at, Detail: doc, DetailSHA256: hex.EncodeToString(sum[:]), Entry: entry}
+		ids[i], docs[i] = l.IDs, doc
 	}
-	entry, err := ledger.NewDeliveryEntry(at, d.SHA256, hex.EncodeToString(sum[:]))
+	idxs, err := a.Cat.LogDeliveries(ctx, recs, ids)
 	if err != nil {
-		return 0, nil, err
-	}
-	idx, err := a.Cat.LogDelivery(ctx, catalog.DeliveryRecord{RecordSeq: seq, At: at, Detail: doc,
-		DetailSHA256: hex.EncodeToString(sum[:]), Entry: entry}, ids)
-	if err != nil {
-		return 0, nil, fmt.Errorf("delivery not logged: %w", err)
+		return nil, nil, fmt.Errorf("delivery not logged: %w", err)
 	}
 	if err := a.flushPending(ctx); err != nil {
-		a.logger.Warn("delivery entry committed; ledger append pending", "err", err)
+		a.logger.Warn("delivery entries committed; ledger append pending", "err", err)
 	}
-	return idx, doc, nil
+	return idxs, docs, nil
 }

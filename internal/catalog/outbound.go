@@ -253,31 +253,50 @@ type DeliveryRecord struct {
 // entries still waiting are marked; the others keep their state (the detail lists
 // what the remote server accepted either way).
 func (c *SQLite) LogDelivery(ctx context.Context, d DeliveryRecord, ids []int64) (int64, error) {
-	tx, err := c.db.BeginTx(ctx, nil)
+	idxs, err := c.LogDeliveries(ctx, []DeliveryRecord{d}, [][]int64{ids})
 	if err != nil {
 		return 0, err
+	}
+	return idxs[0], nil
+}
+
+// LogDeliveries commits many deliveries (ids[i] are the queue entries of ds[i])
+// in one transaction, with consecutive ledger indexes.
+func (c *SQLite) LogDeliveries(ctx context.Context, ds []DeliveryRecord, ids [][]int64) ([]int64, error) {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
 	}
 	defer tx.Rollback()
 	var next int64
 	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx)+1, 0) FROM ledger_entries").Scan(&next); err != nil {
-		return 0, err
+		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO ledger_entries (idx, type, data) VALUES (?, 'delivery', ?)", next, d.Entry); err != nil {
-		return 0, fmt.Errorf("log delivery: %w", err)
+	idxs := make([]int64, len(ds))
+	var entryRows, delRows [][]any
+	for i, d := range ds {
+		idxs[i] = next + int64(i)
+		entryRows = append(entryRows, []any{idxs[i], "delivery", d.Entry})
+		delRows = append(delRows, []any{idxs[i], d.RecordSeq, d.At.UnixNano(), d.Detail, d.DetailSHA256})
 	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO deliveries (ledger_index, record_seq, at, detail, detail_sha256) VALUES (?,?,?,?,?)",
-		next, d.RecordSeq, d.At.UnixNano(), d.Detail, d.DetailSHA256); err != nil {
-		return 0, fmt.Errorf("log delivery: %w", err)
+	if err := insertRows(ctx, tx, "INSERT", "ledger_entries", "idx, type, data", entryRows); err != nil {
+		return nil, fmt.Errorf("log delivery: %w", err)
 	}
-	if len(ids) > 0 {
-		in, args := idList(ids)
+	if err := insertRows(ctx, tx, "INSERT", "deliveries", "ledger_index, record_seq, at, detail, detail_sha256", delRows); err != nil {
+		return nil, fmt.Errorf("log delivery: %w", err)
+	}
+	for i, d := range ds {
+		if len(ids[i]) == 0 {
+			continue
+		}
+		in, args := idList(ids[i])
 		if _, err := tx.ExecContext(ctx, `UPDATE outbound SET state = 'delivered', attempts = attempts + 1, last_attempt_at = ?,
 			last_error = '', delivery_index = ? WHERE state IN ('queued','deferred') AND id IN `+in,
-			append([]any{d.At.UnixNano(), next}, args...)...); err != nil {
-			return 0, fmt.Errorf("log delivery: %w", err)
+			append([]any{d.At.UnixNano(), idxs[i]}, args...)...); err != nil {
+			return nil, fmt.Errorf("log delivery: %w", err)
 		}
 	}
-	return next, tx.Commit()
+	return idxs, tx.Commit()
 }
 
 // Deliveries returns the deliveries of a record (seq) or, with seq 0, the one at

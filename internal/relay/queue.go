@@ -25,7 +25,15 @@ func (r *Relay) Run(ctx context.Context) error {
 		return errors.New("relay: no archive")
 	}
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	logq := make(chan *logReq, 1024)
+	logDone := make(chan struct{})
+	r.logq = logq
+	go func() { r.logLoop(logq); close(logDone) }()
+	defer func() {
+		wg.Wait()
+		close(logq)
+		<-logDone
+	}()
 	for {
 		r.dispatch(ctx, &wg)
 		wait := r.c.Poll
@@ -178,7 +186,7 @@ func (r *Relay) record(ctx context.Context, log interface {
 	now := r.c.Now().UTC()
 	if len(out.delivered) > 0 && out.proof != nil {
 		ids := idsOf(out.delivered)
-		idx, _, err := r.a.LogDelivery(ctx, out.delivered[0].RecordSeq, *out.proof, ids)
+		idx, err := r.logDelivery(archive.DeliveryLog{Seq: out.delivered[0].RecordSeq, Detail: *out.proof, IDs: ids})
 		if err != nil {
 			// The server has the message but the proof is not written: the
 			// entries stay due and the message will be sent again (at least
@@ -338,4 +346,55 @@ func replyText(err error) string {
 		return r + " " + oneLine(se.Message)
 	}
 	return oneLine(strings.TrimPrefix(err.Error(), "smtp: "))
+}
+
+// logReq is a delivery waiting for the group commit of delivery entries.
+type logReq struct {
+	l    archive.DeliveryLog
+	done chan logRes
+}
+
+type logRes struct {
+	idx int64
+	err error
+}
+
+// logDelivery records a delivery through the group commit (one catalog
+// transaction and one ledger append for all the deliveries that finished while
+// the previous commit ran) and waits for it.
+func (r *Relay) logDelivery(l archive.DeliveryLog) (int64, error) {
+	q := &logReq{l: l, done: make(chan logRes, 1)}
+	r.logq <- q
+	res := <-q.done
+	return res.idx, res.err
+}
+
+func (r *Relay) logLoop(in <-chan *logReq) {
+	for first := range in {
+		batch := []*logReq{first}
+	drain:
+		for len(batch) < 512 {
+			select {
+			case q, ok := <-in:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		ls := make([]archive.DeliveryLog, len(batch))
+		for i, q := range batch {
+			ls[i] = q.l
+		}
+		idxs, _, err := r.a.LogDeliveries(context.Background(), ls)
+		for i, q := range batch {
+			if err != nil {
+				q.done <- logRes{err: err}
+			} else {
+				q.done <- logRes{idx: idxs[i]}
+			}
+		}
+	}
 }

@@ -143,6 +143,7 @@ type Relay struct {
 	signers map[string][]dkimSigner // domain → keys, loaded once
 	sts     *stsCache
 	wake    chan struct{}
+	logq    chan *logReq // the delivery entries' group commit (set by Run)
 
 	mu       sync.Mutex
 	inflight map[int64]bool
