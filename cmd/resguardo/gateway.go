@@ -18,6 +18,7 @@ import (
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mailauth"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/relay"
 	"github.com/resguardo/resguardo/internal/smtpgw"
 )
@@ -106,7 +107,7 @@ func gatewayPolicies(c config.Gateway) map[smtpgw.Channel]intake.Policy {
 }
 
 // startGateway starts the configured listeners; nil when none is.
-func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
+func startGateway(m *Main, a *archive.Archive, mets *metrics.Metrics) (*gateway, error) {
 	c := m.Config.Gateway
 	if !c.Enabled() {
 		return nil, nil
@@ -159,19 +160,30 @@ func startGateway(m *Main, a *archive.Archive) (*gateway, error) {
 	g := &gateway{m: m, in: in, errc: make(chan error, 4)}
 	checks := []intake.Check{intake.AuthCheck{Checker: checker}}
 	if len(c.Antivirus) > 0 {
-		checks = append(checks, intake.AVCheck{Scanner: antivirusScanner(c)})
+		// One Scanner for serve's life: it keeps each engine's health.
+		sc := antivirusScanner(c)
+		checks = append(checks, intake.AVCheck{Scanner: sc, Observe: mets.Scans})
+		_ = mets.Register(metrics.NewGaugeFunc("resguardo_av_engine_up", "1 while an antivirus engine is up, 0 while marked down.", "engine",
+			func() map[string]float64 {
+				out := map[string]float64{}
+				for _, st := range sc.States() {
+					out[st.Engine] = map[bool]float64{true: 1, false: 0}[st.Up]
+				}
+				return out
+			}))
 	}
 	rcfg, err := relayConfig(m, host)
 	if err != nil {
 		in.Close()
 		return nil, err
 	}
+	rcfg.Observe = mets.Relay
 	if g.relay, err = relay.New(rcfg, a, in); err != nil {
 		in.Close()
 		return nil, err
 	}
 	g.pipe, err = intake.New(intake.Options{
-		Archive: in, Checks: checks, Router: g.relay,
+		Archive: in, Checks: checks, Router: g.relay, Observer: mets,
 		Policies: gatewayPolicies(c), AuthServID: host, Logger: m.Logger.With("component", "intake"),
 	})
 	if err != nil {

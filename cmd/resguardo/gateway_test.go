@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/smtp"
 	"os"
 	"os/exec"
@@ -58,6 +59,7 @@ type gwServe struct {
 	mx, sub, journal string
 	dns              string // the loopback DNS server's address
 	cfg              string // the configuration file
+	http             string // serve's web listener
 	stderr           *lockedBuf
 	cancel           context.CancelFunc
 	done             chan error
@@ -157,6 +159,7 @@ allowed_from = ["ana.lopez@%s"]
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	httpAddr := freePort(t)
+	g.http = httpAddr
 	go func() {
 		m := &Main{Stdout: io.Discard, Stderr: g.stderr, Getenv: func(string) string { return "" }}
 		g.done <- m.Run(ctx, []string{"serve", "--config", cfgPath, "--listen", httpAddr})
@@ -640,6 +643,7 @@ func TestGatewayAntivirus(t *testing.T) {
 	t.Parallel()
 	a := scantest.StartClamd(t, map[string]string{"a.hdb": scantest.EICARHash})
 	b := scantest.StartClamd(t, map[string]string{"b.ndb": "Resguardo.Prueba.NDB:0:*:" + hex.EncodeToString([]byte("FIRMA-DE-PRUEBA-RESGUARDO")) + "\n"})
+	icap := scantest.StartCICAP(t, a.Address) // c-icap's virus_scan in front of clamav-a's clamd
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	down := l.Addr().String()
 	l.Close()
@@ -656,7 +660,12 @@ address = "unix:%s"
 name = "caido"
 type = "clamd"
 address = "tcp:%s"
-`, a.Address, b.Address, down))
+[[gateway.antivirus]]
+name = "c-icap"
+type = "icap"
+address = %q
+max_concurrent = 4
+`, a.Address, b.Address, down, icap.URL))
 	infected := crlf("From: Oficialía <oficialia@remitente.mx>\nTo: juan.perez@" + gwDomain + "\nSubject: Factura pendiente\n" +
 		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nSe adjunta la factura.\n" +
 		"--b1\nContent-Type: application/octet-stream; name=\"factura.com\"\nContent-Disposition: attachment; filename=\"factura.com\"\n" +
@@ -682,9 +691,20 @@ address = "tcp:%s"
 			json.Unmarshal(c.Detail, &results)
 		}
 	}
-	if len(results) != 3 || results[0].Engine != "clamav-a" || results[0].Verdict != scan.Infected || !strings.HasPrefix(results[0].Threat, "Resguardo.EICAR") ||
-		!strings.HasPrefix(results[0].Version, "ClamAV ") || results[1].Verdict != scan.Clean || results[2].Engine != "caido" || results[2].Verdict != scan.Error {
+	if len(results) != 4 || results[0].Engine != "clamav-a" || results[0].Verdict != scan.Infected || !strings.HasPrefix(results[0].Threat, "Resguardo.EICAR") ||
+		!strings.HasPrefix(results[0].Version, "ClamAV ") || results[1].Verdict != scan.Clean || results[2].Engine != "caido" || results[2].Verdict != scan.Error ||
+		results[3].Engine != "c-icap" || results[3].Verdict != scan.Infected || !strings.Contains(results[3].Threat, "EICAR") || results[3].Version == "" {
 		t.Fatalf("engine results: %+v", results)
+	}
+	// Both detecting engines are named in the quarantine finding.
+	named := map[string]bool{}
+	for _, r := range e.Verdict.Reasons {
+		if r.Code == intake.CodeVirus {
+			named[strings.SplitN(r.Text, ":", 2)[0]] = true
+		}
+	}
+	if !named["clamav-a"] || !named["c-icap"] || len(named) != 2 {
+		t.Errorf("detecting engines named in the verdict: %v", named)
 	}
 	var q quarantineShow
 	json.Unmarshal([]byte(mustCLI(t, "quarantine", "show", shaHex(infected), "--data", g.data, "--json")), &q)
@@ -694,5 +714,20 @@ address = "tcp:%s"
 	s, ok = showRecord(t, g.data, shaHex(clean))
 	if !ok || s.Receptions[0].Envelope.Verdict.Action != intake.ActionAccept || !s.Receptions[0].Envelope.Verdict.Tagged {
 		t.Fatalf("clean message (one engine down: accepted and flagged): %+v", s)
+	}
+	// Prometheus metrics: the verdicts, each engine's scans and detections.
+	resp, err := http.Get("http://" + g.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`resguardo_smtp_messages_total{channel="mx",verdict="quarantine"} 1`,
+		`resguardo_smtp_messages_total{channel="mx",verdict="accept"} 1`, `resguardo_av_detections_total{engine="c-icap"} 1`,
+		`resguardo_av_detections_total{engine="clamav-a"} 1`, `resguardo_av_scans_total{engine="caido",result="error"} 2`,
+		`resguardo_av_scan_seconds_bucket{engine="clamav-b",le=`, `resguardo_av_engine_up{engine="clamav-a"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

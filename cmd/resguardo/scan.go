@@ -45,9 +45,14 @@ func (m *Main) configuredScanner() (*scan.Scanner, error) {
 
 // antivirusScanner builds the engines of a (validated) configuration.
 func antivirusScanner(g config.Gateway) *scan.Scanner {
-	s := &scan.Scanner{Timeout: g.AntivirusTimeout.D()}
+	s := &scan.Scanner{Timeout: g.AntivirusTimeout.D(), EngineMaxConcurrent: map[string]int{}}
 	for _, e := range g.Antivirus {
+		if e.MaxConcurrent > 0 {
+			s.EngineMaxConcurrent[e.Name] = e.MaxConcurrent
+		}
 		switch e.Type {
+		case "icap":
+			s.Engines = append(s.Engines, &scan.ICAP{EngineName: e.Name, URL: e.Address, Mode: e.Mode})
 		case "command":
 			var re *regexp.Regexp
 			if e.InfectedPattern != "" {
@@ -163,7 +168,9 @@ func runEngines(ctx context.Context, m *Main, args []string) error {
 		var v string
 		var err error
 		switch e := e.(type) {
-		case *scan.Clamd:
+		case interface {
+			Version(context.Context) (string, error)
+		}: // clamd (VERSION), ICAP (OPTIONS)
 			v, err = e.Version(vctx)
 		default: // a command engine is up when it scans a few harmless bytes
 			var r scan.Result

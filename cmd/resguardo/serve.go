@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/search"
 	"github.com/resguardo/resguardo/internal/web"
 )
@@ -46,8 +47,21 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		tz = time.UTC
 	}
+	mets := metrics.New()
+	_ = mets.Register(metrics.NewGaugeFunc("resguardo_relay_queue_entries", "Outbound queue entries per state.", "state",
+		func() map[string]float64 {
+			out := map[string]float64{}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if counts, err := a.Cat.OutboundCounts(ctx); err == nil {
+				for _, st := range queueStates {
+					out[st] = float64(counts[st])
+				}
+			}
+			return out
+		}))
 	h, err := web.New(web.Options{
-		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(), Verify: verify,
+		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(), Verify: verify, Metrics: mets.Handler(),
 		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
 		Health: func(ctx context.Context) error {
 			_, err := a.Cat.Stats(ctx)
@@ -73,7 +87,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
 	}
 	// The SMTP gateway ([gateway] listeners), sharing one ingester.
-	gw, err := startGateway(m, a)
+	gw, err := startGateway(m, a, mets)
 	if err != nil {
 		ln.Close()
 		return err

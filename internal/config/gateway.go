@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -102,8 +103,12 @@ type GatewayPolicy struct {
 // GatewayEngine is one antivirus engine.
 type GatewayEngine struct {
 	Name    string `toml:"name"`    // in records and constancias, e.g. "clamav-1"
-	Type    string `toml:"type"`    // clamd or command (ICAP comes with issue 6)
-	Address string `toml:"address"` // clamd: "unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"
+	Type    string `toml:"type"`    // clamd, icap or command
+	Address string `toml:"address"` // clamd: "unix:/run/clamav/clamd.ctl" or "tcp:127.0.0.1:3310"; icap: "icap://host:1344/service"
+	Mode    string `toml:"mode"`    // icap: respmod (default) or reqmod
+	// MaxConcurrent is the most scans this engine runs at once (0: no limit);
+	// waiting for a slot counts against antivirus_timeout.
+	MaxConcurrent int `toml:"max_concurrent"`
 	// command: program and arguments, "{file}" being the data; exit statuses of a
 	// clean and of an infected scan; output that means infected (first group: threat).
 	Command         []string `toml:"command"`
@@ -310,10 +315,20 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 			bad(key+".name", "engine %q is listed twice", e.Name)
 		}
 		engines[e.Name] = true
+		if e.MaxConcurrent < 0 || e.MaxConcurrent > 10000 {
+			bad(key+".max_concurrent", "engine %q: want 0 (no limit) to 10000, got %d", e.Name, e.MaxConcurrent)
+		}
 		switch e.Type {
 		case "clamd":
 			if n, a := e.Network(); (n != "unix" && n != "tcp") || a == "" {
 				bad(key+".address", "engine %q: want \"unix:/path/to/clamd.sock\" or \"tcp:host:port\", got %q", e.Name, e.Address)
+			}
+		case "icap":
+			if u, err := url.Parse(e.Address); err != nil || u.Scheme != "icap" || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+				bad(key+".address", "engine %q: want \"icap://host:1344/service\" (e.g. icap://127.0.0.1:1344/avscan), got %q", e.Name, e.Address)
+			}
+			if e.Mode != "" && e.Mode != "respmod" && e.Mode != "reqmod" {
+				bad(key+".mode", "engine %q: want respmod or reqmod, got %q", e.Name, e.Mode)
 			}
 		case "command":
 			if len(e.Command) == 0 || !slices.ContainsFunc(e.Command[1:], func(a string) bool { return strings.Contains(a, "{file}") }) {
@@ -326,7 +341,7 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 				bad(key+".infected_exit", "engine %q: say how it reports a detection: infected_exit or infected_pattern", e.Name)
 			}
 		default:
-			bad(key+".type", "engine %q: want clamd or command, got %q", e.Name, e.Type)
+			bad(key+".type", "engine %q: want clamd, icap or command, got %q", e.Name, e.Type)
 		}
 	}
 	if t := time.Duration(g.AntivirusTimeout); t <= 0 || t > 10*time.Minute {

@@ -120,7 +120,7 @@ func TestGatewayAntivirusConfig(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"gateway.antivirus_timeout", `engine "kav": want clamd or command, got "kaspersky"`, `engine "yara": want the program and its arguments, one of them "{file}"`, `gateway.antivirus[3].infected_pattern`, `engine "av" is listed twice`, `"udp:1.2.3.4"`, `"/run/clamd.sock"`} {
+	for _, want := range []string{"gateway.antivirus_timeout", `engine "kav": want clamd, icap or command, got "kaspersky"`, `engine "yara": want the program and its arguments, one of them "{file}"`, `gateway.antivirus[3].infected_pattern`, `engine "av" is listed twice`, `"udp:1.2.3.4"`, `"/run/clamd.sock"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%s", want, err)
 		}

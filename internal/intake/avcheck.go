@@ -21,12 +21,15 @@ var AVCodes = map[string]Action{
 	CodeAVError: ActionTag,
 }
 
-// AVCheck scans the message with every antivirus engine at once. Its Detail is
+// AVCheck scans the message, and each of its decoded attachments, with every
+// antivirus engine at once (scan.Scanner.ScanMessage). Its Detail is
 // the list of engine results (engine, version, verdict, threat, time), kept in
 // the record. An engine that fails is never read as clean: it is an av_error
 // finding.
 type AVCheck struct {
 	Scanner *scan.Scanner
+	// Observe, when set, sees every scan's results (metrics).
+	Observe func([]scan.Result)
 }
 
 // Name is AVCheckName.
@@ -34,7 +37,10 @@ func (AVCheck) Name() string { return AVCheckName }
 
 // Run scans m.Data.
 func (c AVCheck) Run(ctx context.Context, m *Message) Outcome {
-	res := c.Scanner.Scan(ctx, m.Data)
+	res := c.Scanner.ScanMessage(ctx, m.Data)
+	if c.Observe != nil {
+		c.Observe(res)
+	}
 	var out Outcome
 	out.Detail = res
 	for _, r := range res {

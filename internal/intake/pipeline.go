@@ -41,6 +41,8 @@ type Options struct {
 	// Router plans the relayed copies of accepted messages (nil: archive
 	// only). Its queue entries are committed with the record, before 250.
 	Router Router
+	// Observer, when set, counts every message's final answer (metrics).
+	Observer interface{ Verdict(channel, verdict string) }
 }
 
 // Router decides where an accepted message goes next (internal/relay).
@@ -180,10 +182,12 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 	}
 	switch v.Action {
 	case ActionReject:
+		p.observe(env, "reject")
 		p.stats.rejected.Add(1)
 		log.Info("message rejected; not archived")
 		return smtpgw.Reject(550, [3]int{5, 7, 1}, "Message rejected by policy")
 	case ActionTempFail:
+		p.observe(env, "tempfail")
 		p.stats.tempfailed.Add(1)
 		log.Info("message deferred by a check; not archived")
 		return smtpgw.TempFail()
@@ -214,6 +218,7 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 	if err != nil {
 		p.stats.archiveErrors.Add(1)
 		p.stats.tempfailed.Add(1)
+		p.observe(env, "archive_error")
 		log.Warn("not archived; answered 451", "err", err)
 		return smtpgw.TempFail()
 	}
@@ -222,11 +227,18 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 	} else {
 		p.stats.accepted.Add(1)
 	}
+	p.observe(env, string(v.Action))
 	log.Info("message archived", "sha256", res.SHA256, "status", res.Status.String(), "ledger_index", res.LedgerIndex, "queued", len(outbound))
 	if len(outbound) > 0 {
 		p.o.Router.Wake()
 	}
 	return smtpgw.Accepted()
+}
+
+func (p *Pipeline) observe(env smtpgw.Envelope, verdict string) {
+	if p.o.Observer != nil {
+		p.o.Observer.Verdict(string(env.Channel), verdict)
+	}
 }
 
 // archive hands data to the archive and waits until it is durable.

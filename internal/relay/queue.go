@@ -184,6 +184,12 @@ func (r *Relay) record(ctx context.Context, log interface {
 	Error(string, ...any)
 }, entries []catalog.Outbound, out outcome) {
 	now := r.c.Now().UTC()
+	if r.c.Observe != nil {
+		route := entries[0].Route
+		r.c.Observe(route, "delivered", len(out.delivered))
+		r.c.Observe(route, "deferred", len(out.deferred))
+		r.c.Observe(route, "failed", len(out.failed))
+	}
 	if len(out.delivered) > 0 && out.proof != nil {
 		ids := idsOf(out.delivered)
 		idx, err := r.logDelivery(archive.DeliveryLog{Seq: out.delivered[0].RecordSeq, Detail: *out.proof, IDs: ids})

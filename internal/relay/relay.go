@@ -82,6 +82,9 @@ type Config struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Observe, when set, counts recipients per route and result (delivered,
+	// deferred, failed) of every attempt (metrics).
+	Observe func(route, result string, n int)
 }
 
 func (c *Config) defaults() {

@@ -50,6 +50,8 @@ type Options struct {
 	LedgerDir string
 	// Verify, when set, enables the public verification page at /verificar.
 	Verify VerifyFunc
+	// Metrics, when set, is served at /metrics (Prometheus text format).
+	Metrics http.Handler
 }
 
 // Server is the HTTP handler.
@@ -83,6 +85,9 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.LedgerDir != "" {
 		s.mux.Handle("/ledger/", LedgerHandler(opt.LedgerDir))
+	}
+	if opt.Metrics != nil {
+		s.mux.Handle("GET /metrics", opt.Metrics)
 	}
 	return s, nil
 }

@@ -1,5 +1,7 @@
 // Package scantest starts real antivirus engines for tests: clamd from Debian's
-// clamav-daemon, offline, with a database of signatures the test writes.
+// clamav-daemon, offline, with a database of signatures the test writes, and
+// c-icap (Debian's c-icap and libc-icap-mod-virus-scan) in front of it; and
+// ICAPResponder, a minimal ICAP service that misbehaves as told.
 package scantest
 
 import (
