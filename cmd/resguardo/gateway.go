@@ -172,6 +172,14 @@ func startGateway(m *Main, a *archive.Archive, mets *metrics.Metrics) (*gateway,
 				return out
 			}))
 	}
+	spamCheck, reload, err := m.spamCheck(mets)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	if len(spamCheck.Engines) > 0 {
+		checks = append(checks, spamCheck)
+	}
 	rcfg, err := relayConfig(m, host)
 	if err != nil {
 		in.Close()
@@ -196,6 +204,9 @@ func startGateway(m *Main, a *archive.Archive, mets *metrics.Metrics) (*gateway,
 	g.stopRelay, g.relayDone = cancel, make(chan struct{})
 	go func() {
 		defer close(g.relayDone)
+		if reload != nil {
+			go reload(rctx)
+		}
 		if err := g.relay.Run(rctx); err != nil {
 			g.errc <- fmt.Errorf("relay: %w", err)
 		}

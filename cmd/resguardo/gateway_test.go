@@ -584,6 +584,9 @@ func TestGatewayFindingCodes(t *testing.T) {
 	for c := range intake.AVCodes {
 		a = append(a, c)
 	}
+	for c := range intake.SpamCodes {
+		a = append(a, c)
+	}
 	b = append(b, config.GatewayFindingCodes...)
 	sort.Strings(a)
 	sort.Strings(b)

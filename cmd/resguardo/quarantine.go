@@ -44,8 +44,10 @@ func runQuarantine(ctx context.Context, m *Main, args []string) error {
 		return runQuarantineShow(ctx, m, rest)
 	case "release":
 		return runQuarantineRelease(ctx, m, rest)
+	case "spam", "ham":
+		return runQuarantineFeedback(ctx, m, sub, rest)
 	}
-	return &exitError{code: 2, err: errors.New("usage: resguardo quarantine list [list flags] | quarantine show ID [--json] | quarantine release ID --reason TEXT")}
+	return &exitError{code: 2, err: errors.New("usage: resguardo quarantine list [list flags] | quarantine show ID [--json] | quarantine release ID --reason TEXT | quarantine spam|ham ID")}
 }
 
 func runQuarantineShow(ctx context.Context, m *Main, args []string) error {

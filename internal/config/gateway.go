@@ -47,7 +47,35 @@ type Gateway struct {
 	Antivirus        []GatewayEngine `toml:"antivirus"`         // engines every message is scanned with, all at once
 	AntivirusTimeout Duration        `toml:"antivirus_timeout"` // per engine and message
 
-	Relay GatewayRelay `toml:"relay"`
+	Relay    GatewayRelay    `toml:"relay"`
+	Antispam GatewayAntispam `toml:"antispam"`
+}
+
+// GatewayAntispam configures the antispam check: the built-in classifier (on by
+// default) and external engines. Thresholds are on each engine's own scale
+// (built-in: spam probability 0..1; rspamd and SpamAssassin: points); 0 is off.
+type GatewayAntispam struct {
+	Builtin    *bool    `toml:"builtin"` // default true
+	Model      string   `toml:"model"`   // default <data>/spam/bayes.model (resguardo spam train)
+	Tag        float64  `toml:"tag"`
+	Quarantine float64  `toml:"quarantine"`
+	Reject     float64  `toml:"reject"`
+	Timeout    Duration `toml:"timeout"` // per engine and message
+
+	Engines []GatewaySpamEngine `toml:"engines"`
+}
+
+// BuiltinOn reports whether the built-in classifier runs.
+func (a GatewayAntispam) BuiltinOn() bool { return a.Builtin == nil || *a.Builtin }
+
+// GatewaySpamEngine is an external antispam engine.
+type GatewaySpamEngine struct {
+	Name       string  `toml:"name"`
+	Type       string  `toml:"type"`    // rspamd or spamd
+	Address    string  `toml:"address"` // rspamd: "http://127.0.0.1:11333"; spamd: "127.0.0.1:783"
+	Tag        float64 `toml:"tag"`
+	Quarantine float64 `toml:"quarantine"`
+	Reject     float64 `toml:"reject"`
 }
 
 // GatewayRelay is where accepted mail goes next (internal/relay).
@@ -141,12 +169,12 @@ func (g Gateway) Enabled() bool {
 var GatewayActions = []string{"accept", "tag", "quarantine", "tempfail", "reject"}
 
 // GatewayChecks are the checks a policy may skip.
-var GatewayChecks = []string{"auth", "antivirus"}
+var GatewayChecks = []string{"auth", "antivirus", "antispam"}
 
 // GatewayFindingCodes are the finding codes a policy may give an action
 // (internal/intake's codes; a test keeps both lists equal).
 var GatewayFindingCodes = []string{"block_list", "dnsbl", "dmarc_reject", "dmarc_quarantine", "dmarc_temperror",
-	"spf_fail", "dkim_fail", "check_error", "virus", "av_error"}
+	"spf_fail", "dkim_fail", "check_error", "virus", "av_error", "spam_tag", "spam_quarantine", "spam_reject", "spam_error"}
 
 func defaultGateway() Gateway {
 	return Gateway{
@@ -156,6 +184,7 @@ func defaultGateway() Gateway {
 		Relay: GatewayRelay{NextHopTLS: "opportunistic", Outbound: "mx", SmarthostTLS: "opportunistic", MXPort: 25,
 			Workers: 8, RetryBase: Duration(time.Minute), RetryMax: Duration(time.Hour), MaxQueueTime: Duration(5 * 24 * time.Hour),
 			ConnectTimeout: Duration(30 * time.Second), CommandTimeout: Duration(5 * time.Minute)},
+		Antispam: GatewayAntispam{Tag: 0.9, Quarantine: 0.995, Timeout: Duration(20 * time.Second)},
 	}
 }
 
@@ -348,6 +377,7 @@ func (g *Gateway) validate(bad func(key, format string, a ...any)) {
 		bad("gateway.antivirus_timeout", "want a duration above 0 and at most 10m")
 	}
 	g.Relay.validate(bad)
+	g.Antispam.validate(bad)
 	names := map[string]bool{}
 	for i, u := range g.Users {
 		key := fmt.Sprintf("gateway.users[%d]", i)
@@ -423,5 +453,47 @@ func (r *GatewayRelay) validate(bad func(key, format string, a ...any)) {
 	}
 	if r.RetryMax.D() < r.RetryBase.D() {
 		bad("gateway.relay.retry_max", "must be at least retry_base (%s)", r.RetryBase.D())
+	}
+}
+
+func (a *GatewayAntispam) validate(bad func(key, format string, a ...any)) {
+	for _, t := range []struct {
+		key string
+		v   float64
+	}{{"gateway.antispam.tag", a.Tag}, {"gateway.antispam.quarantine", a.Quarantine}, {"gateway.antispam.reject", a.Reject}} {
+		if t.v < 0 || t.v > 1 {
+			bad(t.key, "the built-in classifier's thresholds are probabilities: want 0 (off) to 1, got %g", t.v)
+		}
+	}
+	if t := a.Timeout.D(); t <= 0 || t > 10*time.Minute {
+		bad("gateway.antispam.timeout", "want a duration above 0 and at most 10m")
+	}
+	names := map[string]bool{"bayes": true}
+	for i, e := range a.Engines {
+		key := fmt.Sprintf("gateway.antispam.engines[%d]", i)
+		if strings.TrimSpace(e.Name) == "" {
+			bad(key+".name", "engine %d has no name", i+1)
+		} else if names[e.Name] {
+			bad(key+".name", "engine %q is listed twice (\"bayes\" is the built-in classifier)", e.Name)
+		}
+		names[e.Name] = true
+		switch e.Type {
+		case "rspamd":
+			if u, err := url.Parse(e.Address); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(key+".address", "engine %q: want rspamd's URL, e.g. \"http://127.0.0.1:11333\", got %q", e.Name, e.Address)
+			}
+		case "spamd":
+			if h, port, err := net.SplitHostPort(e.Address); err != nil || h == "" || !isPort(port) {
+				bad(key+".address", "engine %q: want spamd's host:port, e.g. \"127.0.0.1:783\", got %q", e.Name, e.Address)
+			}
+		default:
+			bad(key+".type", "engine %q: want rspamd or spamd, got %q", e.Name, e.Type)
+		}
+		if e.Tag < 0 || e.Quarantine < 0 || e.Reject < 0 {
+			bad(key+".tag", "engine %q: thresholds are scores, 0 for off", e.Name)
+		}
+		if e.Tag == 0 && e.Quarantine == 0 && e.Reject == 0 {
+			bad(key+".tag", "engine %q: give at least one of tag, quarantine, reject (its score thresholds)", e.Name)
+		}
 	}
 }

@@ -276,6 +276,9 @@ func (r *Relay) Plan(e *intake.Envelope, data []byte) ([]catalog.Outbound, error
 				}
 			}
 			prefix.WriteString(foldField("X-Resguardo-Tag", strings.Join(codes, ", ")))
+			if contains(codes, intake.CodeSpamTag) {
+				prefix.WriteString("X-Spam-Flag: YES\r\n") // what mail servers' filter rules look for
+			}
 		}
 	case "submission", ChannelDSN:
 		sigs, err := r.sign(data, e.MailFrom)
