@@ -81,6 +81,9 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	in.VerifyURL = m.Config.Evidence.VerifyURL
+	if in.Arrivals, err = arrivalsOf(ctx, a, r.Seq); err != nil {
+		return err
+	}
 	psc, pscAnchors, err := m.pscFor()
 	if err != nil {
 		return err

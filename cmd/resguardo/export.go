@@ -358,6 +358,9 @@ func (e *exporter) constancia(ctx context.Context, r *catalog.Record) ([]byte, e
 		return nil, err
 	}
 	in.VerifyURL = e.m.Config.Evidence.VerifyURL
+	if in.Arrivals, err = arrivalsOf(ctx, e.a, r.Seq); err != nil {
+		return nil, err
+	}
 	return constancia.Build(in).Marshal()
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/resguardo/resguardo/internal/config"
+	"github.com/resguardo/resguardo/internal/constancia"
 	"github.com/resguardo/resguardo/internal/dnstest"
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/mailauth"
@@ -668,6 +669,9 @@ name = "c-icap"
 type = "icap"
 address = %q
 max_concurrent = 4
+
+[evidence]
+interval = "1s"
 `, a.Address, b.Address, down, icap.URL))
 	infected := crlf("From: Oficialía <oficialia@remitente.mx>\nTo: juan.perez@" + gwDomain + "\nSubject: Factura pendiente\n" +
 		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nSe adjunta la factura.\n" +
@@ -718,6 +722,41 @@ max_concurrent = 4
 	if !ok || s.Receptions[0].Envelope.Verdict.Action != intake.ActionAccept || !s.Receptions[0].Envelope.Verdict.Tagged {
 		t.Fatalf("clean message (one engine down: accepted and flagged): %+v", s)
 	}
+	// The constancia names every engine's verdict on arrival, and still verifies.
+	cdir := t.TempDir()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		_, errOut, code := cli(t, "constancia", shaHex(infected), "--out", cdir, "--config", g.cfg)
+		if code == 0 {
+			break
+		}
+		if code != 3 || time.Now().After(deadline) {
+			t.Fatalf("constancia: %d %s", code, errOut)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	doc, _ := os.ReadFile(filepath.Join(cdir, "constancia.json"))
+	var c constancia.Constancia
+	if err := json.Unmarshal(doc, &c); err != nil || len(c.Arrivals) != 1 {
+		t.Fatalf("constancia arrivals: %v\n%s", err, doc)
+	}
+	ar := c.Arrivals[0]
+	byEngine := map[string]constancia.EngineVerdict{}
+	for _, v := range ar.Antivirus {
+		byEngine[v.Engine] = v
+	}
+	if ar.Channel != "mx" || ar.Verdict != "quarantine" || ar.SPF == "" || len(ar.Antivirus) != 4 || byEngine["clamav-a"].Verdict != "infected" ||
+		byEngine["c-icap"].Verdict != "infected" || byEngine["clamav-b"].Verdict != "clean" || byEngine["caido"].Verdict != "error" || ar.EnvelopeSHA256 == "" {
+		t.Errorf("arrival in the constancia: %+v", ar)
+	}
+	eml := filepath.Join(cdir, "m.eml")
+	os.WriteFile(eml, infected, 0o600)
+	if out, errOut, code := cli(t, "verify", eml, filepath.Join(cdir, "constancia.json"), "--p7s", filepath.Join(cdir, "constancia.p7s"), "--config", g.cfg); code != 0 {
+		t.Errorf("verify: %d\n%s\n%s", code, out, errOut)
+	}
+	if pdf, err := os.ReadFile(filepath.Join(cdir, "constancia.pdf")); err != nil || len(pdf) < 1000 {
+		t.Errorf("pdf: %v", err)
+	}
+
 	// Prometheus metrics: the verdicts, each engine's scans and detections.
 	resp, err := http.Get("http://" + g.http + "/metrics")
 	if err != nil {

@@ -31,6 +31,7 @@ type Inputs struct {
 	Anchor               *AnchorInputs // a NOM-151 anchor covering the record, when there is one
 	Cosignatures         []string      // witness signature lines over Checkpoint
 	Delivery             *DeliveryInputs
+	Arrivals             []Arrival
 }
 
 // DeliveryInputs is a delivery entry of the record, proved to Checkpoint.
@@ -85,5 +86,6 @@ func Build(in Inputs) *Constancia {
 			Time: in.StampTime.UTC().Format(time.RFC3339Nano), Authority: in.Authority, TrustAnchors: in.TrustAnchors},
 		VerifyURL: in.VerifyURL,
 		Delivery:  delivery,
+		Arrivals:  in.Arrivals,
 	}
 }

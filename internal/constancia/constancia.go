@@ -38,6 +38,41 @@ type Constancia struct {
 	// message (its ledger entry, under the same signed and timestamped
 	// checkpoint as the record's).
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// Arrivals say how the message reached the institution, as the gateway
+	// recorded on arrival: client, TLS, SPF/DKIM/DMARC, each antivirus and
+	// antispam engine's verdict. They are attested by the constancia's CMS
+	// signature (the institution's), not by the ledger; envelope_sha256 names
+	// the full stored envelope they summarise.
+	Arrivals []Arrival `json:"arrivals,omitempty"`
+}
+
+// Arrival is one reception of the message.
+type Arrival struct {
+	Channel        string          `json:"channel"` // mx, submission, journal, import, dsn
+	ReceivedAt     string          `json:"received_at"`
+	ClientIP       string          `json:"client_ip,omitempty"`
+	HELO           string          `json:"helo,omitempty"`
+	TLS            string          `json:"tls,omitempty"` // "TLS 1.3 TLS_AES_128_GCM_SHA256"
+	MailFrom       string          `json:"mail_from,omitempty"`
+	RcptTo         []string        `json:"rcpt_to,omitempty"`
+	Verdict        string          `json:"verdict,omitempty"` // accept, quarantine
+	Reasons        []string        `json:"reasons,omitempty"` // "check/code → action: text"
+	SPF            string          `json:"spf,omitempty"`
+	DKIM           []string        `json:"dkim,omitempty"` // "pass d=dominio s=selector"
+	DMARC          string          `json:"dmarc,omitempty"`
+	Antivirus      []EngineVerdict `json:"antivirus,omitempty"`
+	Antispam       []EngineVerdict `json:"antispam,omitempty"`
+	EnvelopeSHA256 string          `json:"envelope_sha256,omitempty"`
+}
+
+// EngineVerdict is one engine's answer on arrival.
+type EngineVerdict struct {
+	Engine  string   `json:"engine"`
+	Version string   `json:"version,omitempty"`
+	Verdict string   `json:"verdict"` // clean, infected, error; ham, spam, error
+	Threat  string   `json:"threat,omitempty"`
+	Score   *float64 `json:"score,omitempty"`
+	TookMS  float64  `json:"took_ms"`
 }
 
 // Delivery is a delivery entry with its detail document and inclusion proof.

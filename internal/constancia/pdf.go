@@ -141,6 +141,51 @@ func PDF(c *Constancia, tz *time.Location) ([]byte, error) {
 		}
 	}
 
+	for i, ar := range c.Arrivals {
+		if i == 0 {
+			section("Recepción y revisiones")
+		}
+		at := ar.ReceivedAt
+		if t, err := time.Parse(time.RFC3339Nano, ar.ReceivedAt); err == nil {
+			at = t.In(tz).Format("2006-01-02 15:04:05 MST")
+		}
+		row("Recibido", fmt.Sprintf("%s por %s", at, channelName(ar.Channel)))
+		if ar.ClientIP != "" {
+			row("Cliente", strings.TrimSpace(ar.HELO+" ["+ar.ClientIP+"]"))
+		}
+		if ar.TLS != "" {
+			row("Conexión", ar.TLS)
+		}
+		if ar.MailFrom != "" || len(ar.RcptTo) > 0 {
+			row("Sobre", ar.MailFrom+" → "+strings.Join(ar.RcptTo, ", "))
+		}
+		if ar.SPF != "" {
+			row("SPF / DMARC", ar.SPF+" / "+ar.DMARC)
+		}
+		if len(ar.DKIM) > 0 {
+			row("DKIM", strings.Join(ar.DKIM, "; "))
+		}
+		for _, v := range ar.Antivirus {
+			text := map[string]string{"clean": "limpio", "infected": "DETECTADO", "error": "sin respuesta"}[v.Verdict]
+			if v.Threat != "" {
+				text += ": " + v.Threat
+			}
+			if v.Version != "" {
+				text += " (" + v.Version + ")"
+			}
+			row("Antivirus "+v.Engine, text)
+		}
+		for _, v := range ar.Antispam {
+			text := map[string]string{"ham": "legítimo", "spam": "SPAM", "error": "sin respuesta"}[v.Verdict]
+			if v.Score != nil {
+				text += fmt.Sprintf(" (puntuación %.3f)", *v.Score)
+			}
+			row("Antispam "+v.Engine, text)
+		}
+		if ar.Verdict != "" {
+			row("Dictamen", map[string]string{"accept": "aceptado", "quarantine": "en cuarentena"}[ar.Verdict])
+		}
+	}
 	if d := c.Delivery; d != nil {
 		var det struct {
 			Time       string   `json:"time"`
@@ -251,4 +296,12 @@ func parseProofCheckpoint(proof string) (string, error) {
 		return "", fmt.Errorf("short checkpoint")
 	}
 	return fmt.Sprintf("árbol de %s entradas, raíz %s", lines[1], lines[2]), nil
+}
+
+func channelName(ch string) string {
+	if n, ok := map[string]string{"mx": "la pasarela MX (correo entrante)", "submission": "envío autenticado",
+		"journal": "copia de diario (journaling)", "import": "importación", "dsn": "aviso de no entrega"}[ch]; ok {
+		return n
+	}
+	return ch
 }
