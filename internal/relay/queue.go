@@ -33,6 +33,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		wg.Wait()
 		close(logq)
 		<-logDone
+		r.conns.closeAll()
 	}()
 	for {
 		r.dispatch(ctx, &wg)

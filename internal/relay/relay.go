@@ -147,6 +147,7 @@ type Relay struct {
 	sts     *stsCache
 	wake    chan struct{}
 	logq    chan *logReq // the delivery entries' group commit (set by Run)
+	conns   connCache
 
 	mu       sync.Mutex
 	inflight map[int64]bool

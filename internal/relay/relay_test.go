@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -20,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ const (
 // answers per recipient local part: "rechazo" gets 550, "luego" 451 on the
 // first attempt and 250 after.
 type sink struct {
+	conns    atomic.Int64 // TCP connections accepted
 	mu       sync.Mutex
 	msgs     []sinkMsg
 	tempSeen map[string]bool
@@ -62,8 +65,22 @@ type sinkSession struct {
 }
 
 func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
-func (ss *sinkSession) Reset()                              { ss.from, ss.to = "", nil }
-func (ss *sinkSession) Logout() error                       { return nil }
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Logout() error { return nil }
 func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
 	ss.from = from
 	return nil
@@ -133,6 +150,7 @@ func startSink(t *testing.T, cert *tls.Certificate) *sink {
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "mx." + extDomain
 	s.srv.AllowInsecureAuth = true
+	s.srv.ReadTimeout = sinkReadTimeout
 	if cert != nil {
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
 	}
@@ -141,7 +159,7 @@ func startSink(t *testing.T, cert *tls.Certificate) *sink {
 		t.Fatal(err)
 	}
 	s.addr = ln.Addr().String()
-	go s.srv.Serve(ln)
+	go s.srv.Serve(countingListener{ln, &s.conns})
 	t.Cleanup(func() { s.srv.Close() })
 	return s
 }
@@ -556,3 +574,42 @@ func (p policyServer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
 		Body: io.NopCloser(strings.NewReader(string(p))), Request: req}, nil
 }
+
+// TestConnectionReuse: many messages to the next hop share cached connections
+// (one TLS handshake for many deliveries), and a cached connection the server
+// closed meanwhile is replaced without losing a message.
+func TestConnectionReuse(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Workers = 2 })
+	for i := 0; i < 20; i++ {
+		e.submit(t, "mx", "x@remitente.mx", []string{"juan@" + instDomain}, msg("x@remitente.mx", "juan", fmt.Sprintf("reuso%02d", i)), nil)
+	}
+	e.waitQueue(t)
+	if n := len(e.sink.received()); n != 20 {
+		t.Fatalf("%d delivered, want 20", n)
+	}
+	if c := e.sink.conns.Load(); c > 6 {
+		t.Errorf("%d connections for 20 messages: no reuse", c)
+	}
+
+	// A server that drops idle connections after 200 ms: the next delivery,
+	// on the dead cached connection, still succeeds on a new one.
+	sinkReadTimeout = 200 * time.Millisecond
+	defer func() { sinkReadTimeout = 0 }()
+	e = newEnv(t, nil)
+	e.submit(t, "mx", "x@remitente.mx", []string{"juan@" + instDomain}, msg("x@remitente.mx", "juan", "antes"), nil)
+	e.waitQueue(t)
+	time.Sleep(500 * time.Millisecond)
+	e.submit(t, "mx", "x@remitente.mx", []string{"juan@" + instDomain}, msg("x@remitente.mx", "juan", "tras-cierre"), nil)
+	all := e.waitQueue(t)
+	for _, o := range all {
+		if o.State != catalog.OutDelivered || o.Attempts != 1 {
+			t.Errorf("%+v", o)
+		}
+	}
+	if n := len(e.sink.received()); n != 2 || e.sink.conns.Load() != 2 {
+		t.Errorf("%d delivered on %d connections, want 2 on 2", n, e.sink.conns.Load())
+	}
+}
+
+// sinkReadTimeout, when set, is the sinks' idle timeout.
+var sinkReadTimeout time.Duration

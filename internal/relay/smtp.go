@@ -13,6 +13,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -193,12 +194,32 @@ type errTLS struct{ err error }
 
 func (e errTLS) Error() string { return "4.7.0 TLS: " + e.err.Error() }
 
-func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.Outbound, data []byte, useTLS bool) (outcome, error) {
+// session is an open SMTP connection to one server, after EHLO (and STARTTLS).
+type session struct {
+	key       string // what it may be reused for: address, host, TLS mode
+	c         *smtp.Client
+	greeting  string
+	tls       *tls.Conn
+	verified  bool
+	verifyErr error
+	uses      int
+}
+
+func (s *session) close() {
+	_ = s.c.Quit()
+	_ = s.c.Close()
+}
+
+// maxUses is how many transactions one cached connection carries.
+const maxUses = 100
+
+// open connects to ip for target t, greets, says EHLO and starts TLS as t asks.
+func (r *Relay) open(ctx context.Context, t target, ip string, useTLS bool, key string) (*session, error) {
 	addr := net.JoinHostPort(ip, strconv.Itoa(t.port))
 	d := net.Dialer{Timeout: r.c.ConnectTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return outcome{}, fmt.Errorf("4.4.1 connect to %s (%s): %v", t.host, addr, err)
+		return nil, fmt.Errorf("4.4.1 connect to %s (%s): %v", t.host, addr, err)
 	}
 	// The greeting, EHLO and STARTTLS are done here, before go-smtp's client
 	// takes the connection: its STARTTLS is not exported in v0.25, and
@@ -208,54 +229,172 @@ func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.
 	_, greeting, err := tp.ReadResponse(220)
 	if err != nil {
 		conn.Close()
-		return outcome{}, fmt.Errorf("%s: greeting: %w", t.host, smtpErr(err))
+		return nil, fmt.Errorf("%s: greeting: %w", t.host, smtpErr(err))
 	}
 	exts, err := ehlo(tp, r.c.Hostname)
 	if err != nil {
 		conn.Close()
-		return outcome{}, fmt.Errorf("%s: EHLO: %w", t.host, smtpErr(err))
+		return nil, fmt.Errorf("%s: EHLO: %w", t.host, smtpErr(err))
 	}
-	var verifyErr error
-	verified := false
-	var tlsConn *tls.Conn
+	s := &session{key: key, greeting: "220 " + greeting}
 	if exts["STARTTLS"] && useTLS {
 		if err := tp.PrintfLine("STARTTLS"); err != nil {
 			conn.Close()
-			return outcome{}, errTLS{err}
+			return nil, errTLS{err}
 		}
 		if _, _, err := tp.ReadResponse(220); err != nil {
 			conn.Close()
-			return outcome{}, errTLS{smtpErr(err)}
+			return nil, errTLS{smtpErr(err)}
 		}
 		cfg := &tls.Config{ServerName: t.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: true,
 			VerifyConnection: func(cs tls.ConnectionState) error {
-				verifyErr = verifyChain(cs, t.host, r.c.RootCAs)
-				verified = verifyErr == nil
-				if t.verify && verifyErr != nil {
-					return verifyErr
+				s.verifyErr = verifyChain(cs, t.host, r.c.RootCAs)
+				s.verified = s.verifyErr == nil
+				if t.verify && s.verifyErr != nil {
+					return s.verifyErr
 				}
 				return nil
 			}}
-		tlsConn = tls.Client(conn, cfg)
-		if err := tlsConn.HandshakeContext(ctx); err != nil {
+		s.tls = tls.Client(conn, cfg)
+		if err := s.tls.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return outcome{}, errTLS{err}
+			return nil, errTLS{err}
 		}
-		conn = tlsConn
+		conn = s.tls
 	} else if t.tls == TLSRequired {
 		conn.Close()
-		return outcome{}, fmt.Errorf("4.7.10 %s does not offer STARTTLS, which is required for it", t.host)
+		return nil, fmt.Errorf("4.7.10 %s does not offer STARTTLS, which is required for it", t.host)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	// go-smtp reads a greeting first: give it the one already read; it then
 	// says EHLO again (allowed at any time, RFC 5321 §4.1.4).
-	c := smtp.NewClient(&greetedConn{Conn: conn, r: io.MultiReader(strings.NewReader("220 "+greeting+"\r\n"), conn)})
-	c.CommandTimeout = r.c.CommandTimeout
-	c.SubmissionTimeout = r.c.CommandTimeout
-	defer c.Close()
-	if err := c.Hello(r.c.Hostname); err != nil {
-		return outcome{}, fmt.Errorf("%s: %w", t.host, err)
+	s.c = smtp.NewClient(&greetedConn{Conn: conn, r: io.MultiReader(strings.NewReader(s.greeting+"\r\n"), conn)})
+	s.c.CommandTimeout = r.c.CommandTimeout
+	s.c.SubmissionTimeout = r.c.CommandTimeout
+	if err := s.c.Hello(r.c.Hostname); err != nil {
+		s.c.Close()
+		return nil, fmt.Errorf("%s: %w", t.host, err)
 	}
+	return s, nil
+}
+
+// connCache keeps idle connections for reuse (as Postfix's connection cache
+// does): a queue of many messages to one next hop does not pay a TCP and TLS
+// handshake per message. An idle connection is closed after idleFor.
+type connCache struct {
+	mu   sync.Mutex
+	idle map[string][]*idleSession
+}
+
+type idleSession struct {
+	s     *session
+	since time.Time
+}
+
+const idleFor = 5 * time.Second
+
+func (cc *connCache) get(key string) *session {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	list := cc.idle[key]
+	for len(list) > 0 {
+		is := list[len(list)-1]
+		list = list[:len(list)-1]
+		if time.Since(is.since) < idleFor {
+			cc.idle[key] = list
+			return is.s
+		}
+		go is.s.close()
+	}
+	delete(cc.idle, key)
+	return nil
+}
+
+func (cc *connCache) put(s *session) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.idle == nil {
+		cc.idle = map[string][]*idleSession{}
+	}
+	if len(cc.idle[s.key]) >= 8 {
+		go s.close()
+		return
+	}
+	cc.idle[s.key] = append(cc.idle[s.key], &idleSession{s: s, since: time.Now()})
+	time.AfterFunc(idleFor, func() { cc.expire(s) })
+}
+
+// expire closes s if it is still idle.
+func (cc *connCache) expire(s *session) {
+	cc.mu.Lock()
+	list := cc.idle[s.key]
+	for i, is := range list {
+		if is.s == s {
+			cc.idle[s.key] = append(list[:i:i], list[i+1:]...)
+			cc.mu.Unlock()
+			s.close()
+			return
+		}
+	}
+	cc.mu.Unlock()
+}
+
+// closeAll closes every idle connection (Run's end).
+func (cc *connCache) closeAll() {
+	cc.mu.Lock()
+	idle := cc.idle
+	cc.idle = nil
+	cc.mu.Unlock()
+	for _, list := range idle {
+		for _, is := range list {
+			is.s.close()
+		}
+	}
+}
+
+// try sends one copy to one server address, on a cached connection when there
+// is one (a cached connection the server has meanwhile closed is replaced by a
+// new one before anything is sent).
+func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.Outbound, data []byte, useTLS bool) (outcome, error) {
+	key := fmt.Sprintf("%s|%d|%s|%s|%v|%v", ip, t.port, t.host, t.tls, t.verify, useTLS)
+	s := r.conns.get(key)
+	reused := s != nil
+	if s != nil {
+		if err := s.c.Reset(); err != nil {
+			go s.close()
+			s, reused = nil, false
+		}
+	}
+	if s == nil {
+		var err error
+		if s, err = r.open(ctx, t, ip, useTLS, key); err != nil {
+			return outcome{}, err
+		}
+	}
+	out, reusable, err := r.transact(s, t, ip, entries, data)
+	var se *smtp.SMTPError
+	if reused && err != nil && !errors.As(err, &se) {
+		// The cached connection broke under us (the server timed it out):
+		// once more on a new one. Nothing was accepted on the broken one.
+		go s.close()
+		if s, err = r.open(ctx, t, ip, useTLS, key); err != nil {
+			return outcome{}, err
+		}
+		out, reusable, err = r.transact(s, t, ip, entries, data)
+	}
+	s.uses++
+	if reusable && s.uses < maxUses {
+		r.conns.put(s)
+	} else {
+		go s.close()
+	}
+	return out, err
+}
+
+// transact runs one mail transaction on s. reusable says whether s may carry
+// another one.
+func (r *Relay) transact(s *session, t target, ip string, entries []catalog.Outbound, data []byte) (outcome, bool, error) {
+	c := s.c
 	needUTF8 := false
 	for _, o := range entries {
 		if !isASCII(o.Rcpt) || !isASCII(o.MailFrom) {
@@ -263,7 +402,7 @@ func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.
 		}
 	}
 	if err := c.Mail(entries[0].MailFrom, &smtp.MailOptions{Size: int64(len(data)), UTF8: needUTF8}); err != nil {
-		return outcome{}, fmt.Errorf("%s: MAIL: %w", t.host, err)
+		return outcome{}, false, fmt.Errorf("%s: MAIL: %w", t.host, err)
 	}
 	out := outcome{reason: map[int64]string{}}
 	var accepted []catalog.Outbound
@@ -271,7 +410,10 @@ func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.
 		if err := c.Rcpt(o.Rcpt, nil); err != nil {
 			out.reason[o.ID] = fmt.Sprintf("%s: RCPT: %s", t.host, replyText(err))
 			var se *smtp.SMTPError
-			if errors.As(err, &se) && se.Code >= 500 {
+			if !errors.As(err, &se) {
+				return outcome{}, false, fmt.Errorf("%s: RCPT: %w", t.host, err) // the connection broke
+			}
+			if se.Code >= 500 {
 				out.failed = append(out.failed, o)
 			} else {
 				out.deferred = append(out.deferred, o)
@@ -281,39 +423,38 @@ func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.
 		accepted = append(accepted, o)
 	}
 	if len(accepted) == 0 {
-		_ = c.Quit()
-		return out, nil
+		return out, true, nil
 	}
 	w, err := c.Data()
 	if err != nil {
-		return dataFailed(out, accepted, t, err), nil
+		var se *smtp.SMTPError
+		return dataFailed(out, accepted, t, err), errors.As(err, &se), nil
 	}
 	if _, err := w.Write(data); err != nil {
-		return outcome{}, fmt.Errorf("4.4.2 %s: sending data: %v", t.host, err)
+		return outcome{}, false, fmt.Errorf("4.4.2 %s: sending data: %v", t.host, err)
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return dataFailed(out, accepted, t, err), nil
+		var se *smtp.SMTPError
+		return dataFailed(out, accepted, t, err), errors.As(err, &se), nil
 	}
 	at := r.c.Now().UTC()
-	_ = c.Quit()
 	sum := sha256.Sum256(data)
 	p := &archive.DeliveryDetail{
 		Time: ledger.FormatTime(at), SentSHA256: hex.EncodeToString(sum[:]), SentSize: int64(len(data)),
 		Route: accepted[0].Route, MailFrom: accepted[0].MailFrom, RemoteHost: t.host, RemoteIP: ip, RemotePort: t.port,
 		MTASTS: t.sts, Reply: formatReply(resp), Attempt: accepted[0].Attempts + 1,
-		QueuedAt: ledger.FormatTime(accepted[0].CreatedAt), ReportingHost: r.c.Hostname,
+		QueuedAt: ledger.FormatTime(accepted[0].CreatedAt), ReportingHost: r.c.Hostname, Greeting: s.greeting,
 	}
 	for _, o := range accepted {
 		p.Recipients = append(p.Recipients, o.Rcpt)
 	}
-	p.Greeting = "220 " + greeting
-	if tlsConn != nil {
-		p.TLS = tlsFacts(tlsConn.ConnectionState(), t.host, verified, verifyErr)
+	if s.tls != nil {
+		p.TLS = tlsFacts(s.tls.ConnectionState(), t.host, s.verified, s.verifyErr)
 	}
 	out.delivered = accepted
 	out.proof = p
-	return out, nil
+	return out, true, nil
 }
 
 func dataFailed(out outcome, accepted []catalog.Outbound, t target, err error) outcome {
