@@ -444,8 +444,12 @@ func TestDeliverSubmission(t *testing.T) {
 	if err != nil || entry.SHA256 != res.SHA256 {
 		t.Errorf("entry %s: %v", ds[0].Entry, err)
 	}
-	if e.a.Log.Size() <= ds[1].LedgerIndex {
-		t.Errorf("ledger size %d does not include delivery entry %d", e.a.Log.Size(), ds[1].LedgerIndex)
+	// The catalog commit comes first; the Merkle log follows in the same call.
+	for deadline := time.Now().Add(5 * time.Second); e.a.Log.Size() <= ds[1].LedgerIndex; {
+		if time.Now().After(deadline) {
+			t.Fatalf("ledger size %d does not include delivery entry %d", e.a.Log.Size(), ds[1].LedgerIndex)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
