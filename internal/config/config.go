@@ -31,6 +31,7 @@ type Config struct {
 	Import   Import   `toml:"import"`
 	Evidence Evidence `toml:"evidence"`
 	Gateway  Gateway  `toml:"gateway"`
+	Identity Identity `toml:"identity"`
 }
 
 // Server is the HTTP listener of `resguardo serve`.
@@ -129,7 +130,8 @@ func Default() Config {
 		Evidence: Evidence{Issuer: "Institución (configure evidence.issuer)", TSA: "builtin",
 			Interval: Duration(5 * time.Second), EveryEntries: 10000, VerifyURL: "http://127.0.0.1:8025/verificar",
 			PSC: PSC{Protocol: "rfc3161", Interval: Duration(time.Hour), RESTResponse: "json:constancia"}},
-		Gateway: defaultGateway(),
+		Gateway:  defaultGateway(),
+		Identity: DefaultIdentity(),
 	}
 }
 
@@ -366,6 +368,7 @@ func (c *Config) validate() []Problem {
 		bad("evidence.interval", "want at least 1s")
 	}
 	c.Gateway.validate(bad)
+	c.Identity.validate(bad)
 	return ps
 }
 
