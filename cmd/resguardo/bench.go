@@ -61,6 +61,8 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		return runBenchGen(ctx, m, rest)
 	case "gateway":
 		return runBenchGateway(ctx, m, rest)
+	case "antivirus":
+		return runBenchAntivirus(ctx, m, rest)
 	case "import":
 	default:
 		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen|gateway [flags]")}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/constancia"
 	"github.com/resguardo/resguardo/internal/efirma"
 )
@@ -80,19 +81,12 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	in.VerifyURL = m.Config.Evidence.VerifyURL
-	if in.Arrivals, err = arrivalsOf(ctx, a, r.Seq); err != nil {
-		return err
-	}
-	psc, pscAnchors, err := m.pscFor()
-	if err != nil {
-		return err
-	}
-	if err := a.AnchorInputs(ctx, &in, pscAnchors); err != nil {
-		return err
-	}
 	var own []byte
 	if *ownPSC {
+		psc, _, err := m.pscFor()
+		if err != nil {
+			return err
+		}
 		if psc == nil {
 			return &exitError{code: 2, err: errors.New("constancia --psc: no PSC configured (evidence.psc.url)")}
 		}
@@ -103,24 +97,7 @@ func runConstancia(ctx context.Context, m *Main, args []string) error {
 		}
 		own = st.Token
 	}
-	c := constancia.Build(in)
-	doc, err := c.Marshal()
-	if err != nil {
-		return err
-	}
-	tz, err := time.LoadLocation("America/Mexico_City")
-	if err != nil {
-		tz = time.UTC
-	}
-	pdf, err := constancia.PDF(c, tz)
-	if err != nil {
-		return err
-	}
-	cert, err := m.certification(a)
-	if err != nil {
-		return err
-	}
-	p7s, err := constancia.Sign(doc, cert.Cert, cert.Key, nil, cosigners...)
+	doc, p7s, pdf, err := m.issueConstancia(ctx, a, r, in, cosigners)
 	if err != nil {
 		return err
 	}
@@ -163,4 +140,41 @@ func (m *Main) efirmaPassword(file string) ([]byte, error) {
 		return pw, err
 	}
 	return nil, errors.New("e.firma password: give --cosign-password-file or $RESGUARDO_EFIRMA_PASSWORD")
+}
+
+// issueConstancia completes a record's constancia inputs (verification URL,
+// arrivals, PSC anchors) and renders it as JSON, CMS-signed (p7s) and PDF. The
+// command and the web application (serve) both use it.
+func (m *Main) issueConstancia(ctx context.Context, a *archive.Archive, r *catalog.Record, in constancia.Inputs,
+	cosigners []constancia.Cosigner) (doc, p7s, pdf []byte, err error) {
+	in.VerifyURL = m.Config.Evidence.VerifyURL
+	if in.Arrivals, err = arrivalsOf(ctx, a, r.Seq); err != nil {
+		return nil, nil, nil, err
+	}
+	_, pscAnchors, err := m.pscFor()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := a.AnchorInputs(ctx, &in, pscAnchors); err != nil {
+		return nil, nil, nil, err
+	}
+	c := constancia.Build(in)
+	if doc, err = c.Marshal(); err != nil {
+		return nil, nil, nil, err
+	}
+	tz, err := time.LoadLocation("America/Mexico_City")
+	if err != nil {
+		tz = time.UTC
+	}
+	if pdf, err = constancia.PDF(c, tz); err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := m.certification(a)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if p7s, err = constancia.Sign(doc, cert.Cert, cert.Key, nil, cosigners...); err != nil {
+		return nil, nil, nil, err
+	}
+	return doc, p7s, pdf, nil
 }

@@ -60,17 +60,6 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 			return out
 		}))
-	h, err := web.New(web.Options{
-		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(), Verify: verify, Metrics: mets.Handler(),
-		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
-		Health: func(ctx context.Context) error {
-			_, err := a.Cat.Stats(ctx)
-			return err
-		},
-	})
-	if err != nil {
-		return err
-	}
 	// serve indexes as it archives: it holds the index for writing, and its
 	// background merges keep the segments few.
 	idx, err := search.OpenBleve(archive.Layout{Dir: a.Dir()}.Index())
@@ -82,9 +71,42 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer idx.Close()
+	// The web application (package webapp) over the identity service; its
+	// searches share serve's index.
+	ids, err := m.identityService(a)
+	if err != nil {
+		return err
+	}
+	app, err := m.newWebApp(a, idx, ids, tz)
+	if err != nil {
+		return err
+	}
+	h, err := web.New(web.Options{App: app,
+		Logger: m.Logger, TZ: tz, LedgerDir: archive.Layout{Dir: a.Dir()}.Ledger(), Verify: verify, Metrics: mets.Handler(),
+		Status: func(ctx context.Context) (web.Status, error) { return statusOf(ctx, a, started) },
+		Health: func(ctx context.Context) error {
+			_, err := a.Cat.Stats(ctx)
+			return err
+		},
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
+	}
+	// The first administrator, when there is none: its password is printed
+	// here once (never logged) and must be changed at the first login. Done
+	// before the gateway starts, so that a stop asked for meanwhile is seen here.
+	if login, pw, made, err := ids.EnsureFirstAdmin(ctx); err != nil {
+		ln.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return err
+	} else if made {
+		fmt.Fprintln(m.Stderr, m.P.T("serve.admin", login, pw, ln.Addr()))
 	}
 	// The SMTP gateway ([gateway] listeners), sharing one ingester.
 	gw, err := startGateway(m, a, mets)
@@ -110,6 +132,8 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", ln.Addr()))
+	purgeTick := time.NewTicker(5 * time.Minute)
+	defer purgeTick.Stop()
 	m.Logger.Info("serving", "addr", ln.Addr().String(), "data", m.DataDir)
 
 	errc := make(chan error, 1)
@@ -144,6 +168,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 			if err := m.runIndexer(ctx, a, idx, false); err != nil {
 				m.Logger.Warn("indexing", "err", err)
+			}
+		case <-purgeTick.C:
+			if _, _, err := ids.PurgeExpired(ctx); err != nil {
+				m.Logger.Warn("purging ended sessions", "err", err)
 			}
 		case <-anchorTick.C:
 			if err := m.anchorLatest(ctx, a); err != nil {

@@ -52,6 +52,9 @@ type Options struct {
 	Verify VerifyFunc
 	// Metrics, when set, is served at /metrics (Prometheus text format).
 	Metrics http.Handler
+	// App, when set, is the web application (package webapp): every path the
+	// routes above do not take goes to it. It sets its own, stricter headers.
+	App http.Handler
 }
 
 // Server is the HTTP handler.
@@ -88,6 +91,9 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.Metrics != nil {
 		s.mux.Handle("GET /metrics", opt.Metrics)
+	}
+	if opt.App != nil {
+		s.mux.Handle("/", opt.App)
 	}
 	return s, nil
 }
@@ -144,6 +150,7 @@ type pageData struct {
 	S      Status
 	Rows   [][2]string
 	Health bool
+	App    bool // the web application is mounted: link its login page
 }
 
 func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +167,7 @@ func (s *Server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
 	if !st.CheckpointAt.IsZero() {
 		cp = st.CheckpointAt.In(s.opt.TZ).Format("2006-01-02 15:04:05 MST")
 	}
-	d := pageData{Lang: string(l), T: t, S: st, Health: s.opt.Health(r.Context()) == nil}
+	d := pageData{Lang: string(l), T: t, S: st, Health: s.opt.Health(r.Context()) == nil, App: s.opt.App != nil}
 	d.Rows = [][2]string{
 		{t("records"), p.Int(st.Records)},
 		{t("bytes"), p.Bytes(st.Bytes)},
@@ -186,7 +193,7 @@ func pageText(l i18n.Lang, k string) string {
 		"records": "Registros archivados", "bytes": "Tamaño original", "malformed": "Malformados (conservados)",
 		"ledger": "Entradas en la bitácora", "root": "Raíz del árbol de Merkle", "checkpoint": "Último punto de control firmado",
 		"origin": "Origen de la bitácora", "pubkey": "Clave pública de la bitácora", "datadir": "Directorio de datos",
-		"version": "Versión", "started": "En servicio desde", "other": "English",
+		"version": "Versión", "started": "En servicio desde", "other": "English", "login": "Iniciar sesión",
 		"note": "Cada mensaje se guarda tal como llegó, cifrado, y queda registrado en una bitácora a prueba de alteraciones.",
 	}
 	en := map[string]string{
@@ -194,7 +201,7 @@ func pageText(l i18n.Lang, k string) string {
 		"records": "Archived records", "bytes": "Original size", "malformed": "Malformed (kept)",
 		"ledger": "Ledger entries", "root": "Merkle tree root", "checkpoint": "Latest signed checkpoint",
 		"origin": "Ledger origin", "pubkey": "Ledger public key", "datadir": "Data directory",
-		"version": "Version", "started": "Running since", "other": "Español",
+		"version": "Version", "started": "Running since", "other": "Español", "login": "Log in",
 		"note": "Every message is kept exactly as received, encrypted, and entered in a tamper-evident ledger.",
 	}
 	if l == i18n.EN {

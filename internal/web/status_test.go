@@ -172,3 +172,31 @@ func TestVerifyPage(t *testing.T) {
 		t.Fatalf("form must escape the id: %s", body)
 	}
 }
+
+// TestAppMounted: with Options.App, paths the server does not take go to the
+// application, and the status page links its login page.
+func TestAppMounted(t *testing.T) {
+	t.Parallel()
+	s, err := New(Options{
+		Status: func(context.Context) (Status, error) { return Status{Started: time.Unix(0, 0)}, nil },
+		Health: func(context.Context) error { return nil },
+		App: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTeapot)
+			io.WriteString(w, "app "+r.URL.Path)
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	if resp, body := get(t, ts.URL+"/entrar"); resp.StatusCode != http.StatusTeapot || body != "app /entrar" {
+		t.Fatalf("/entrar: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get(t, ts.URL+"/"); resp.StatusCode != 200 || !strings.Contains(body, `href="/entrar"`) {
+		t.Fatalf("status page: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, ts.URL+"/healthz"); resp.StatusCode != 200 {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,227 @@
+package webapp
+
+import (
+	"errors"
+	"fmt"
+	"html"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/resguardo/resguardo/internal/archive"
+	"github.com/resguardo/resguardo/internal/identity"
+	"github.com/resguardo/resguardo/internal/search"
+	"github.com/resguardo/resguardo/internal/search/query"
+)
+
+// perPage is the number of results on a search page.
+const perPage = 20
+
+// form is the search form: the query language box and the simple fields.
+type form struct {
+	Q, From, To, Since, Until, Words string
+	Attach                           bool
+	Page                             int
+}
+
+func formOf(v url.Values) form {
+	f := form{Q: v.Get("q"), From: v.Get("de"), To: v.Get("para"), Since: v.Get("desde"), Until: v.Get("hasta"),
+		Words: v.Get("palabras"), Attach: v.Get("adjuntos") != ""}
+	f.Page, _ = strconv.Atoi(v.Get("pagina"))
+	f.Page = max(f.Page, 1)
+	return f
+}
+
+func (f form) empty() bool {
+	return strings.TrimSpace(f.Q+f.From+f.To+f.Since+f.Until+f.Words) == "" && !f.Attach
+}
+
+// value quotes a field value as a phrase when it is not one plain word.
+func value(v string) string {
+	v = strings.TrimSpace(v)
+	if v != "" && !strings.ContainsAny(v, " \t\"()\\") {
+		return v
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+}
+
+// errDate is a date field that is not YYYY-MM-DD.
+var errDate = errors.New("bad date")
+
+// queryText combines the form into one query of the query language: the box
+// (parenthesised, so its OR cannot swallow the other fields) AND each field.
+func (f form) queryText() (string, error) {
+	var parts []string
+	if q := strings.TrimSpace(f.Q); q != "" {
+		parts = append(parts, "("+q+")")
+	}
+	if f.From != "" {
+		parts = append(parts, "from:"+value(f.From))
+	}
+	if f.To != "" {
+		parts = append(parts, "to:"+value(f.To))
+	}
+	for _, d := range []string{f.Since, f.Until} {
+		if d != "" {
+			if _, err := time.Parse("2006-01-02", d); err != nil {
+				return "", errDate
+			}
+		}
+	}
+	if f.Since != "" || f.Until != "" {
+		parts = append(parts, "date:"+f.Since+".."+f.Until)
+	}
+	if f.Attach {
+		parts = append(parts, "has:attachment")
+	}
+	if w := strings.TrimSpace(f.Words); w != "" {
+		for _, word := range strings.Fields(w) {
+			parts = append(parts, value(strings.TrimLeft(word, "-")))
+		}
+	}
+	return strings.Join(parts, " "), nil
+}
+
+type hit struct {
+	ID, Date, From, Subject string
+	Snippets                []template.HTML
+}
+
+type searchData struct {
+	Form       form
+	Searched   bool
+	Total      uint64
+	Hits       []hit
+	Prev, Next string
+	Syntax     string // a query syntax error with its caret
+	Restricted bool   // results limited to the user's own addresses
+	NoAddress  bool
+}
+
+// search runs the form's query. A user who reads only their own mail gets
+// results restricted to messages where one of their addresses participates
+// (From, To, Cc, Bcc); one whose role reads others' mail must first type a
+// justification. Every search is an access entry.
+func (a *App) search(w http.ResponseWriter, r *http.Request, q *req) {
+	ctx := r.Context()
+	f := formOf(r.URL.Query())
+	p := q.page("search.title")
+	d := searchData{Form: f, Restricted: !q.user.ReadsOthersMail()}
+	p.Data = &d
+	if q.user.ReadsOthersMail() && !q.sess.Justification.Valid() {
+		p.Title = text(q.lang, "justify.title")
+		p.Data = justifyData{Return: r.URL.RequestURI()}
+		a.render(w, http.StatusOK, "justify", p)
+		return
+	}
+	if q.sess.Justification.Valid() {
+		p.Info = text(q.lang, "justify.current") + " " + q.sess.Justification.Text
+	}
+	if f.empty() {
+		a.render(w, http.StatusOK, "search", p)
+		return
+	}
+	qt, err := f.queryText()
+	if err != nil {
+		p.Error = text(q.lang, "search.baddate")
+		a.render(w, http.StatusBadRequest, "search", p)
+		return
+	}
+	n, err := query.Parse(qt)
+	if err != nil {
+		var se *query.SyntaxError
+		if errors.As(err, &se) {
+			msg := se.MsgES
+			if p.EN() {
+				msg = se.Msg
+			}
+			p.Error = msg
+			d.Syntax = se.Caret(qt)
+			a.render(w, http.StatusBadRequest, "search", p)
+			return
+		}
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	sr := search.Request{Query: n, Sort: search.SortDate, Offset: (f.Page - 1) * perPage, Limit: perPage, Highlight: true}
+	canon := query.String(n)
+	if d.Restricted {
+		if len(q.user.Addresses) == 0 {
+			d.NoAddress, d.Searched = true, true
+			a.render(w, http.StatusOK, "search", p)
+			return
+		}
+		sr.Participants = q.user.Addresses
+		canon = "(" + canon + ") AND participant:{" + strings.Join(q.user.Addresses, ",") + "}"
+	}
+	res, err := a.opt.Index.Search(ctx, sr)
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	if err := a.opt.LogAccess(ctx, archive.AccessDetail{Actor: q.user.Actor(), Action: "search", Query: canon,
+		Results: int64(res.Total), Justification: q.sess.Justification.Text}); err != nil {
+		a.fail(w, r, http.StatusInternalServerError, fmt.Errorf("search not logged: %w", err))
+		return
+	}
+	d.Searched, d.Total = true, res.Total
+	for _, h := range res.Hits {
+		x := hit{ID: h.ID, From: h.From, Subject: h.Subject, Date: "—"}
+		if !h.Date.IsZero() {
+			x.Date = h.Date.In(a.opt.TZ).Format("2006-01-02 15:04")
+		}
+		for i, s := range h.Snippets {
+			if i == 2 {
+				break
+			}
+			x.Snippets = append(x.Snippets, snippet(s))
+		}
+		d.Hits = append(d.Hits, x)
+	}
+	v := r.URL.Query()
+	if f.Page > 1 {
+		v.Set("pagina", strconv.Itoa(f.Page-1))
+		d.Prev = "/buscar?" + v.Encode()
+	}
+	if uint64(f.Page*perPage) < res.Total {
+		v.Set("pagina", strconv.Itoa(f.Page+1))
+		d.Next = "/buscar?" + v.Encode()
+	}
+	a.render(w, http.StatusOK, "search", p)
+}
+
+// snippet makes a highlighted fragment safe: whatever the index escaped or
+// not, it is unescaped and escaped again, and only <mark> tags are restored.
+func snippet(s string) template.HTML {
+	s = html.EscapeString(html.UnescapeString(s))
+	s = strings.ReplaceAll(s, "&lt;mark&gt;", "<mark>")
+	s = strings.ReplaceAll(s, "&lt;/mark&gt;", "</mark>")
+	return template.HTML(s)
+}
+
+type justifyData struct {
+	Return string
+}
+
+// justify records the session's justification (roles that read others' mail).
+func (a *App) justify(w http.ResponseWriter, r *http.Request, q *req) {
+	ret := r.PostFormValue("volver")
+	if !strings.HasPrefix(ret, "/") || strings.HasPrefix(ret, "//") || strings.HasPrefix(ret, "/\\") {
+		ret = "/buscar"
+	}
+	if _, err := a.opt.Identity.SetJustification(r.Context(), q.sess.ID, r.PostFormValue("justificacion"), ""); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, identity.ErrForbidden) {
+			status = http.StatusForbidden
+		}
+		p := q.page("justify.title")
+		p.Error = a.errText(q, err)
+		p.Data = justifyData{Return: ret}
+		a.render(w, status, "justify", p)
+		return
+	}
+	http.Redirect(w, r, ret, http.StatusSeeOther)
+}

@@ -1,0 +1,8 @@
+// Progressive enhancement only: every page works without this file.
+"use strict";
+document.addEventListener("submit", function (ev) {
+  var b = ev.submitter;
+  if (b && b.dataset.confirm && !window.confirm(b.dataset.confirm)) {
+    ev.preventDefault();
+  }
+});
