@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,20 +14,7 @@ import (
 // which archives it. With CI=true a missing postfix is a failure.
 func TestGatewayPostfixJournal(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("postfix"); err != nil {
-		if _, err := os.Stat("/usr/sbin/postfix"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("postfix not installed (apt-get install -y postfix)")
-			}
-			t.Skip("postfix not installed")
-		}
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("a Postfix instance needs root")
-		}
-		t.Skip("needs root")
-	}
+	needPostfix(t)
 
 	g := startGatewayServe(t, "")
 	_, jport, _ := strings.Cut(g.journal, ":")

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/keys"
 	"github.com/resguardo/resguardo/internal/mailauth"
 )
@@ -20,19 +20,9 @@ import (
 // needPostfix fails (CI=true) or skips without Debian's postfix and root.
 func needPostfix(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("postfix"); err != nil {
-		if _, err := os.Stat("/usr/sbin/postfix"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("postfix not installed (apt-get install -y postfix)")
-			}
-			t.Skip("postfix not installed")
-		}
-	}
+	corpustest.Program(t, "postfix", "postfix")
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("a Postfix instance needs root")
-		}
-		t.Skip("needs root")
+		corpustest.Require(t, "a Postfix instance needs root")
 	}
 }
 

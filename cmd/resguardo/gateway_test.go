@@ -23,6 +23,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/dnstest"
 	"github.com/resguardo/resguardo/internal/intake"
 	"github.com/resguardo/resguardo/internal/mailauth"
@@ -310,14 +311,7 @@ func findCheck(e intake.Envelope, name string) (intake.CheckRecord, mailauth.Res
 }
 
 func swaksPath(t *testing.T) string {
-	p, err := exec.LookPath("swaks")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swaks not installed (scripts/test installs it)")
-		}
-		t.Skip("swaks not installed")
-	}
-	return p
+	return corpustest.Program(t, "swaks", "swaks")
 }
 
 func runSwaks(t *testing.T, addr string, args ...string) (string, error) {

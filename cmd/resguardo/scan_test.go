@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/scan"
 	"github.com/resguardo/resguardo/internal/scan/scantest"
 )
@@ -71,13 +71,7 @@ func TestScanAndEngines(t *testing.T) {
 		t.Fatalf("engines with one down: exit %d\n%s", code, out)
 	}
 	// YARA through the yara tool, as a command engine, next to clamd.
-	yara, err := exec.LookPath("yara")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("yara not installed (apt-get install -y yara)")
-		}
-		t.Skip("yara not installed")
-	}
+	yara := corpustest.Program(t, "yara", "yara")
 	rules := filepath.Join(dir, "reglas.yar")
 	os.WriteFile(rules, []byte(`rule Oficio_Apocrifo { strings: $a = "SELLO-APOCRIFO-SEFIN" condition: $a }`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(files, "apocrifo.txt"), []byte("Oficio con SELLO-APOCRIFO-SEFIN al pie."), 0o644)

@@ -4,10 +4,14 @@
 // The directory is taken from $RESGUARDO_CORPUS when set; otherwise every ancestor of
 // the working directory is searched for a sibling "shared/corpus". When the corpus is
 // missing, tests skip locally but fail under CI=true, where nothing may be skipped.
+// Require and Program report any other missing prerequisite (a program, root) the
+// same way.
 package corpustest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -57,4 +61,18 @@ func Require(t testing.TB, why string) {
 		t.Fatalf("required in CI: %s", why)
 	}
 	t.Skip(why)
+}
+
+// Program returns the path of a program the test needs (looked up in PATH, then
+// /usr/sbin and /sbin, where Debian puts daemons); a missing one is reported
+// with Require, naming its Debian package.
+func Program(t testing.TB, prog, pkg string) string {
+	t.Helper()
+	for _, dir := range []string{"", "/usr/sbin/", "/sbin/"} {
+		if p, err := exec.LookPath(dir + prog); err == nil {
+			return p
+		}
+	}
+	Require(t, fmt.Sprintf("%s not installed (apt-get install -y %s)", prog, pkg))
+	return ""
 }

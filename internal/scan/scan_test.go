@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/scan"
 	"github.com/resguardo/resguardo/internal/scan/scantest"
 )
@@ -134,13 +135,7 @@ func TestEngineFaults(t *testing.T) {
 // is an error, never clean.
 func TestCommandEngine(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("yara")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("yara not installed (apt-get install -y yara)")
-		}
-		t.Skip("yara not installed")
-	}
+	bin := corpustest.Program(t, "yara", "yara")
 	rules := filepath.Join(t.TempDir(), "reglas.yar")
 	os.WriteFile(rules, []byte(`rule Oficio_Apocrifo { strings: $a = "SELLO-APOCRIFO-SEFIN" condition: $a }`+"\n"), 0o644)
 	y := &scan.Command{EngineName: "yara", Argv: []string{bin, rules, "{file}"}, InfectedPattern: regexp.MustCompile(`(?m)^(\w+) `)}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/corpustest"
 )
 
 const anaPass = "Contraseña-Segura-2024"
@@ -237,13 +239,7 @@ func TestSubmissionAuthenticatorError(t *testing.T) {
 // fails the test.
 func TestSwaksSubmission(t *testing.T) {
 	t.Parallel()
-	swaks, err := exec.LookPath("swaks")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swaks not installed (apt-get install -y swaks)")
-		}
-		t.Skip("swaks not installed")
-	}
+	swaks := corpustest.Program(t, "swaks", "swaks")
 	cfg, _ := submissionConfig(t)
 	ts := startServer(t, cfg, Options{Authenticator: testAuth()})
 	host, port, _ := net.SplitHostPort(ts.addr)

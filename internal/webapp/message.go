@@ -22,6 +22,21 @@ type readable struct {
 	arrivals []constancia.Arrival
 }
 
+// openBytes is open followed by reading the record's bytes; nil when the
+// request was answered (not found, refused, error).
+func (a *App) openBytes(w http.ResponseWriter, r *http.Request, q *req) (*readable, []byte) {
+	rd := a.open(w, r, q)
+	if rd == nil {
+		return nil, nil
+	}
+	raw, err := a.opt.Bytes(r.Context(), rd.rec)
+	if err != nil {
+		a.fail(w, r, http.StatusInternalServerError, err)
+		return nil, nil
+	}
+	return rd, raw
+}
+
 // open looks up the record of the path's id and applies the read rule. It
 // answers itself (and returns nil) when the user may not read it: 404 whether
 // the record does not exist or belongs to others, so ids reveal nothing; the
@@ -128,13 +143,8 @@ type messageData struct {
 // message shows a message: headers, the plain-text body (escaped), the HTML
 // body in a sandboxed iframe, attachments, check results and constancias.
 func (a *App) message(w http.ResponseWriter, r *http.Request, q *req) {
-	rd := a.open(w, r, q)
+	rd, raw := a.openBytes(w, r, q)
 	if rd == nil {
-		return
-	}
-	raw, err := a.opt.Bytes(r.Context(), rd.rec)
-	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	if !a.logRead(w, r, q, "read", "message", rd.rec) {
@@ -236,13 +246,8 @@ func badges(q *req, ar constancia.Arrival) []badge {
 // body serves a message's HTML body for the sandboxed iframe of the message
 // page, under BodyCSP: no script, no remote content, not even images.
 func (a *App) body(w http.ResponseWriter, r *http.Request, q *req) {
-	rd := a.open(w, r, q)
+	rd, raw := a.openBytes(w, r, q)
 	if rd == nil {
-		return
-	}
-	raw, err := a.opt.Bytes(r.Context(), rd.rec)
-	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	hp, ok := bodyPart(message.Parse(raw, message.Limits{}), "text/html")
@@ -265,13 +270,8 @@ func (a *App) body(w http.ResponseWriter, r *http.Request, q *req) {
 // application/octet-stream with Content-Disposition attachment and a safe
 // file name, so the browser never renders it in the app's origin.
 func (a *App) attachment(w http.ResponseWriter, r *http.Request, q *req) {
-	rd := a.open(w, r, q)
+	rd, raw := a.openBytes(w, r, q)
 	if rd == nil {
-		return
-	}
-	raw, err := a.opt.Bytes(r.Context(), rd.rec)
-	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	path := r.PathValue("path")

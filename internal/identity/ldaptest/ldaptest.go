@@ -30,6 +30,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/resguardo/resguardo/internal/corpustest"
 )
 
 // The directory's names.
@@ -91,21 +93,6 @@ func (s *Server) CertPool() *x509.CertPool {
 	return p
 }
 
-func require(t testing.TB, prog, pkg string) string {
-	t.Helper()
-	for _, dir := range []string{"", "/usr/sbin/", "/sbin/"} {
-		if p, err := exec.LookPath(dir + prog); err == nil {
-			return p
-		}
-	}
-	why := fmt.Sprintf("%s not installed (Debian package %s)", prog, pkg)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("required in CI: %s", why)
-	}
-	t.Skip(why)
-	return ""
-}
-
 func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,8 +106,8 @@ func freePort(t testing.TB) int {
 // Start runs slapd with People loaded and returns it; it stops at the test's end.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	slapd := require(t, "slapd", "slapd")
-	ldapadd := require(t, "ldapadd", "ldap-utils")
+	slapd := corpustest.Program(t, "slapd", "slapd")
+	ldapadd := corpustest.Program(t, "ldapadd", "ldap-utils")
 	dir := t.TempDir()
 	caPEM := writeCerts(t, dir)
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/scan"
 )
 
@@ -27,13 +28,7 @@ const EICAR = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H
 // fails the test; otherwise it skips.
 func StartClamd(t testing.TB, db map[string]string) *scan.Clamd {
 	t.Helper()
-	bin, err := exec.LookPath("clamd")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("clamd not installed (apt-get install -y clamav-daemon)")
-		}
-		t.Skip("clamd not installed")
-	}
+	bin := corpustest.Program(t, "clamd", "clamav-daemon")
 	dir := t.TempDir()
 	for _, d := range []string{"db", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {

@@ -29,22 +29,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/corpustest"
 	"github.com/resguardo/resguardo/internal/dnstest"
 )
-
-// require ends the test when prog is missing: skip locally, fail under CI.
-func require(t testing.TB, prog, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(prog)
-	if err != nil {
-		why := fmt.Sprintf("%s not installed (Debian package %s)", prog, pkg)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("required in CI: %s", why)
-		}
-		t.Skip(why)
-	}
-	return p
-}
 
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t testing.TB) int {
@@ -144,7 +131,7 @@ func tail(path string, n int) string {
 // two children, and returns its "127.0.0.1:port" address.
 func StartSpamd(t testing.TB) string {
 	t.Helper()
-	path := require(t, "spamd", "spamd")
+	path := corpustest.Program(t, "spamd", "spamd")
 	dir := t.TempDir()
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -194,7 +181,7 @@ func spamdPing(addr string) bool {
 // warm Hyperscan cache and 13 s or more without (see the package doc).
 func StartRspamd(t testing.TB) string {
 	t.Helper()
-	path := require(t, "rspamd", "rspamd")
+	path := corpustest.Program(t, "rspamd", "rspamd")
 	dir := t.TempDir()
 	dnsSrv := dnstest.StartT(t, dnstest.Zone{})
 	cache := hsCacheDir(path)
