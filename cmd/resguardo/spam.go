@@ -13,6 +13,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/intake"
+	"github.com/resguardo/resguardo/internal/mailbox"
 	"github.com/resguardo/resguardo/internal/metrics"
 	"github.com/resguardo/resguardo/internal/spam"
 )
@@ -141,13 +142,13 @@ func runSpamStatus(m *Main, args []string) error {
 	return nil
 }
 
-// runSpamTrain trains the built-in classifier on every file under --ham and
-// --spam (each file one message) and saves the model atomically; a running
+// runSpamTrain trains the built-in classifier on every message under --ham and
+// --spam (files, maildirs, mbox, as import reads them) and saves the model atomically; a running
 // serve reloads it within seconds.
 func runSpamTrain(ctx context.Context, m *Main, args []string) error {
 	fl := flag.NewFlagSet("spam train", flag.ContinueOnError)
-	hamDir := fl.String("ham", "", "directory of legitimate messages (one file each, searched recursively)")
-	spamDir := fl.String("spam", "", "directory of spam")
+	hamDir := fl.String("ham", "", "legitimate messages: a directory (searched recursively), maildir or mbox")
+	spamDir := fl.String("spam", "", "spam: a directory, maildir or mbox")
 	jsonOut := fl.Bool("json", false, "print the model's status as JSON")
 	if _, err := m.parse(fl, args); err != nil {
 		return err
@@ -166,27 +167,19 @@ func runSpamTrain(ctx context.Context, m *Main, args []string) error {
 		if d.dir == "" {
 			continue
 		}
+		// The same reader as import: files, directories, maildirs and mbox.
 		n := 0
-		err := filepath.WalkDir(d.dir, func(path string, de fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("spam train: %w", err)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if !de.Type().IsRegular() {
+		err := mailbox.Scan(ctx, []string{d.dir}, mailbox.Options{}, func(it mailbox.Item) error {
+			if it.Err != nil {
+				fmt.Fprintf(m.Stderr, "spam train: %v\n", it.Err)
 				return nil
 			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return fmt.Errorf("spam train: %w", err)
-			}
-			b.Train(data, d.isSpam)
+			b.Train(it.Data, d.isSpam)
 			n++
 			return nil
 		})
 		if err != nil {
-			return &exitError{code: 1, err: err}
+			return &exitError{code: 1, err: fmt.Errorf("spam train: %w", err)}
 		}
 		if n == 0 {
 			return &exitError{code: 1, err: fmt.Errorf("spam train: no files under %s", d.dir)}
