@@ -131,18 +131,6 @@ type DeliveryLog struct {
 	IDs    []int64
 }
 
-// LogDelivery records a delivery of record seq: the catalog row with the ledger
-// entry, and the queue entries ids marked delivered, in one transaction; then the
-// entry goes into the Merkle log (this process is the writer, or the writer appends
-// it within seconds). It returns the ledger index and the canonical detail.
-func (a *Archive) LogDelivery(ctx context.Context, seq int64, d DeliveryDetail, ids []int64) (int64, []byte, error) {
-	idxs, docs, err := a.LogDeliveries(ctx, []DeliveryLog{{Seq: seq, Detail: d, IDs: ids}})
-	if err != nil {
-		return 0, nil, err
-	}
-	return idxs[0], docs[0], nil
-}
-
 // LogDeliveries records many deliveries with one catalog transaction and one
 // ledger append: the relay's group commit.
 func (a *Archive) LogDeliveries(ctx context.Context, ls []DeliveryLog) ([]int64, [][]byte, error) {

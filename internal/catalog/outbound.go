@@ -248,20 +248,11 @@ type DeliveryRecord struct {
 	Entry        []byte // the ledger entry
 }
 
-// LogDelivery commits a delivery: its ledger entry (next index), the detail
-// document, and the queue entries ids marked delivered, in one transaction. Only
-// entries still waiting are marked; the others keep their state (the detail lists
-// what the remote server accepted either way).
-func (c *SQLite) LogDelivery(ctx context.Context, d DeliveryRecord, ids []int64) (int64, error) {
-	idxs, err := c.LogDeliveries(ctx, []DeliveryRecord{d}, [][]int64{ids})
-	if err != nil {
-		return 0, err
-	}
-	return idxs[0], nil
-}
-
-// LogDeliveries commits many deliveries (ids[i] are the queue entries of ds[i])
-// in one transaction, with consecutive ledger indexes.
+// LogDeliveries commits deliveries, each with its ledger entry (consecutive
+// indexes), its detail document, and its queue entries ids[i] marked
+// delivered, in one transaction. Only entries still waiting are marked; the
+// others keep their state (the detail lists what the remote server accepted
+// either way).
 func (c *SQLite) LogDeliveries(ctx context.Context, ds []DeliveryRecord, ids [][]int64) ([]int64, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -179,11 +180,7 @@ func reasonAll(entries []catalog.Outbound, reason string) map[int64]string {
 // record writes an attempt's results: the delivery entry, deferrals with their
 // next time (or a failure when the message has waited MaxAge), failures with a
 // DSN to the sender.
-func (r *Relay) record(ctx context.Context, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-	Error(string, ...any)
-}, entries []catalog.Outbound, out outcome) {
+func (r *Relay) record(ctx context.Context, log *slog.Logger, entries []catalog.Outbound, out outcome) {
 	now := r.c.Now().UTC()
 	if r.c.Observe != nil {
 		route := entries[0].Route
@@ -255,11 +252,7 @@ func (r *Relay) backoff(attempts int) time.Duration {
 
 // fail marks entries failed after sending their sender one DSN (none for the
 // null sender: a DSN is never answered with a DSN).
-func (r *Relay) fail(ctx context.Context, log interface {
-	Info(string, ...any)
-	Warn(string, ...any)
-	Error(string, ...any)
-}, failed []catalog.Outbound, reason map[int64]string) {
+func (r *Relay) fail(ctx context.Context, log *slog.Logger, failed []catalog.Outbound, reason map[int64]string) {
 	now := r.c.Now().UTC()
 	// One DSN per sender of this record (they share the record, so normally one).
 	bySender := map[string][]catalog.Outbound{}

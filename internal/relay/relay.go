@@ -5,7 +5,7 @@
 // STARTTLS, MTA-STS, retries with backoff, DKIM signatures made at planning
 // time (a retried copy is byte-identical, Message-ID included) and a DSN
 // (RFC 3464) to the sender when a delivery finally fails. Every remote
-// acceptance is a `delivery` ledger entry (archive.LogDelivery) naming the
+// acceptance is a `delivery` ledger entry (archive.LogDeliveries) naming the
 // remote host, IP, TLS session and the server's reply.
 //
 // The SMTP client is emersion's go-smtp; MX lookups go through
