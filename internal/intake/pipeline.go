@@ -51,8 +51,9 @@ type Router interface {
 	// envelope; none when it is not relayed (journal, quarantine). An error
 	// answers 451: the message is neither archived nor queued.
 	Plan(e *Envelope, data []byte) ([]catalog.Outbound, error)
-	// Wake tells the delivery loop that new entries are queued.
-	Wake()
+	// Accepted tells the delivery loop that the message with this SHA-256
+	// (hex) was archived with queue entries; data are its archived bytes.
+	Accepted(sha256 string, data []byte)
 }
 
 // Stats count what the pipeline did since it started.
@@ -230,7 +231,7 @@ func (p *Pipeline) Deliver(ctx context.Context, env smtpgw.Envelope, data []byte
 	p.observe(env, string(v.Action))
 	log.Info("message archived", "sha256", res.SHA256, "status", res.Status.String(), "ledger_index", res.LedgerIndex, "queued", len(outbound))
 	if len(outbound) > 0 {
-		p.o.Router.Wake()
+		p.o.Router.Accepted(res.SHA256, data)
 	}
 	return smtpgw.Accepted()
 }

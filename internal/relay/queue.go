@@ -74,7 +74,14 @@ func groupKey(o catalog.Outbound) string {
 
 // dispatch starts a delivery for every due group not already in progress, up to
 // Workers at once.
+//
+// An entry whose attempt ended while the queue was being read may appear due
+// in that (older) read although its result is now recorded: entries released
+// after the read began are skipped, so a message is not sent twice.
 func (r *Relay) dispatch(ctx context.Context, wg *sync.WaitGroup) {
+	r.mu.Lock()
+	readGen := r.gen
+	r.mu.Unlock()
 	due, err := r.a.Cat.DueOutbound(ctx, r.c.Now(), 2000)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -85,8 +92,13 @@ func (r *Relay) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 	groups := map[string]*group{}
 	var order []*group
 	r.mu.Lock()
+	for id, gen := range r.released {
+		if gen <= readGen {
+			delete(r.released, id) // released before this read: the read saw its result
+		}
+	}
 	for _, o := range due {
-		if r.inflight[o.ID] {
+		if r.inflight[o.ID] || r.released[o.ID] > readGen {
 			continue
 		}
 		k := groupKey(o)
@@ -121,9 +133,11 @@ func (r *Relay) dispatch(ctx context.Context, wg *sync.WaitGroup) {
 func (r *Relay) release(gs []*group) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.gen++
 	for _, g := range gs {
 		for _, o := range g.entries {
 			delete(r.inflight, o.ID)
+			r.released[o.ID] = r.gen
 		}
 	}
 }
@@ -141,13 +155,7 @@ type outcome struct {
 func (r *Relay) deliverGroup(ctx context.Context, entries []catalog.Outbound) {
 	first := entries[0]
 	log := r.c.Logger.With("record", first.SHA256[:16], "route", first.Route, "domain", first.Domain, "rcpts", len(entries))
-	recs, err := r.a.Cat.RecordsBySeq(ctx, []int64{first.RecordSeq})
-	var data []byte
-	if err == nil && len(recs) == 1 {
-		data, err = r.a.Bytes(ctx, recs[0])
-	} else if err == nil {
-		err = fmt.Errorf("record %d not found", first.RecordSeq)
-	}
+	data, err := r.messageBytes(ctx, first)
 	var out outcome
 	if err != nil {
 		// The archive could not give the bytes: a problem here, never the
@@ -167,6 +175,22 @@ func (r *Relay) deliverGroup(ctx context.Context, entries []catalog.Outbound) {
 		}
 	}
 	r.record(ctx, log, entries, out)
+}
+
+// messageBytes is the archived message of a queue entry: from the hot cache
+// when intake just handed it over, else read back from the archive.
+func (r *Relay) messageBytes(ctx context.Context, o catalog.Outbound) ([]byte, error) {
+	if data := r.hot.get(o.SHA256); data != nil {
+		return data, nil
+	}
+	recs, err := r.a.Cat.RecordsBySeq(ctx, []int64{o.RecordSeq})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) != 1 {
+		return nil, fmt.Errorf("record %d not found", o.RecordSeq)
+	}
+	return r.a.Bytes(ctx, recs[0])
 }
 
 func reasonAll(entries []catalog.Outbound, reason string) map[int64]string {
@@ -293,11 +317,7 @@ func (r *Relay) fail(ctx context.Context, log *slog.Logger, failed []catalog.Out
 // sendDSN archives the DSN for failed entries (channel "dsn") with its own queue
 // entry to the sender, and waits until it is durable.
 func (r *Relay) sendDSN(ctx context.Context, failed []catalog.Outbound, reason map[int64]string) (string, error) {
-	recs, err := r.a.Cat.RecordsBySeq(ctx, []int64{failed[0].RecordSeq})
-	if err != nil || len(recs) != 1 {
-		return "", fmt.Errorf("record %d: %v", failed[0].RecordSeq, err)
-	}
-	data, err := r.a.Bytes(ctx, recs[0])
+	data, err := r.messageBytes(ctx, failed[0])
 	if err != nil {
 		return "", err
 	}
@@ -321,7 +341,7 @@ func (r *Relay) sendDSN(ctx context.Context, failed []catalog.Outbound, reason m
 			}
 			return "", res.Err
 		}
-		r.Wake()
+		r.Accepted(res.SHA256, dsn)
 		return res.SHA256, nil
 	case <-ctx.Done():
 		return "", ctx.Err()

@@ -148,9 +148,12 @@ type Relay struct {
 	wake    chan struct{}
 	logq    chan *logReq // the delivery entries' group commit (set by Run)
 	conns   connCache
+	hot     *hotCache // bytes of messages just accepted
 
 	mu       sync.Mutex
 	inflight map[int64]bool
+	gen      uint64           // counts releases of in-flight entries
+	released map[int64]uint64 // entry → the gen of its release, until a later queue read
 	sem      chan struct{}
 }
 
@@ -178,8 +181,9 @@ func New(c Config, a *archive.Archive, in Archiver) (*Relay, error) {
 	if c.Outbound == RouteSmarthost && c.Smarthost == "" {
 		return nil, errors.New("relay: outbound = smarthost needs a smarthost host:port")
 	}
-	r := &Relay{c: c, a: a, in: in, wake: make(chan struct{}, 1), inflight: map[int64]bool{}, sem: make(chan struct{}, c.Workers)}
+	r := &Relay{c: c, a: a, in: in, wake: make(chan struct{}, 1), inflight: map[int64]bool{}, released: map[int64]uint64{}, sem: make(chan struct{}, c.Workers)}
 	r.sts = newSTSCache(c)
+	r.hot = newHotCache(hotCacheBytes)
 	var err error
 	if r.signers, err = loadDKIM(c.DKIMDir); err != nil {
 		return nil, err
@@ -218,6 +222,17 @@ func (r *Relay) DKIMDomains() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// hotCacheBytes bounds the bytes kept for first delivery attempts.
+const hotCacheBytes = 64 << 20
+
+// Accepted tells the relay that a message with queue entries was just archived
+// (sha is its SHA-256, hex): its bytes are kept in memory for the first delivery
+// attempt, and the delivery loop is woken.
+func (r *Relay) Accepted(sha string, data []byte) {
+	r.hot.put(sha, data)
+	r.Wake()
 }
 
 // Wake makes the delivery loop read the queue now.
