@@ -119,6 +119,40 @@ func (m *Main) runIndexer(ctx context.Context, a *archive.Archive, idx search.In
 	return err
 }
 
+// indexNow reports whether serve's tick indexes. Always when the gateway took
+// no message since the previous tick (last holds that count); while it is busy,
+// only once the oldest unindexed record has waited search.max_lag: a burst of
+// mail is answered first and then indexed in one larger, cheaper batch.
+func (m *Main) indexNow(ctx context.Context, a *archive.Archive, gw *gateway, last *int64) bool {
+	if gw == nil || gw.pipe == nil {
+		return true
+	}
+	st := gw.pipe.Stats()
+	n := st.Accepted + st.Quarantined
+	busy := n != *last
+	*last = n
+	if !busy || m.Config.Search.MaxLag.D() == 0 {
+		return true
+	}
+	pending, oldest, err := a.Cat.IndexLag(ctx)
+	if err != nil {
+		return true // the indexer reports the catalog's error
+	}
+	return indexDue(true, m.Config.Search.MaxLag.D(), pending, oldest, time.Now())
+}
+
+// indexDue is indexNow's rule: index when the gateway is quiet or the rule is
+// off (maxLag 0), and while it is busy only pending records older than maxLag.
+func indexDue(busy bool, maxLag time.Duration, pending int64, oldest, now time.Time) bool {
+	switch {
+	case pending == 0 && busy:
+		return false
+	case !busy || maxLag == 0:
+		return true
+	}
+	return now.Sub(oldest) >= maxLag
+}
+
 func runSearch(ctx context.Context, m *Main, args []string) error {
 	fs := flag.NewFlagSet("search", flag.ContinueOnError)
 	jsonOut := fs.Bool("json", false, "print the results as JSON")

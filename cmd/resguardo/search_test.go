@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/resguardo/resguardo/internal/corpustest"
@@ -198,6 +199,30 @@ func TestSearchAndExportSpanish(t *testing.T) {
 		json.Unmarshal([]byte(l), &ev)
 		if _, _, code := cli(t, "show", "--data", data, ev.ID); code != 0 {
 			t.Fatalf("mbox round trip changed message %s", ev.ID)
+		}
+	}
+}
+
+func TestIndexDue(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name    string
+		busy    bool
+		maxLag  time.Duration
+		pending int64
+		age     time.Duration
+		want    bool
+	}{
+		{"quiet gateway indexes", false, time.Minute, 10, time.Second, true},
+		{"quiet with nothing pending still runs (cheap no-op)", false, time.Minute, 0, 0, true},
+		{"busy, young backlog waits", true, time.Minute, 500, 30 * time.Second, false},
+		{"busy, backlog older than max_lag indexes", true, time.Minute, 500, 61 * time.Second, true},
+		{"busy, exactly max_lag indexes", true, time.Minute, 1, time.Minute, true},
+		{"max_lag 0 always indexes", true, 0, 500, time.Millisecond, true},
+		{"busy, nothing pending", true, time.Minute, 0, 0, false},
+	} {
+		if got := indexDue(c.busy, c.maxLag, c.pending, now.Add(-c.age), now); got != c.want {
+			t.Errorf("%s: indexDue = %v, want %v", c.name, got, c.want)
 		}
 	}
 }

@@ -141,6 +141,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err := m.stampLatest(ctx, a); err != nil {
 		m.Logger.Warn("checkpoint not timestamped", "err", err)
 	}
+	var lastMessages int64 // messages the gateway had taken at the previous tick
 	tick := time.NewTicker(m.Config.Evidence.Interval.D())
 	defer tick.Stop()
 	anchorTick := time.NewTicker(m.Config.Evidence.PSC.Interval.D())
@@ -166,8 +167,10 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			if err := a.CatchUp(ctx); err != nil {
 				m.Logger.Warn("ledger catch-up", "err", err)
 			}
-			if err := m.runIndexer(ctx, a, idx, false); err != nil {
-				m.Logger.Warn("indexing", "err", err)
+			if m.indexNow(ctx, a, gw, &lastMessages) {
+				if err := m.runIndexer(ctx, a, idx, false); err != nil {
+					m.Logger.Warn("indexing", "err", err)
+				}
 			}
 		case <-purgeTick.C:
 			if _, _, err := ids.PurgeExpired(ctx); err != nil {

@@ -32,6 +32,15 @@ type Config struct {
 	Evidence Evidence `toml:"evidence"`
 	Gateway  Gateway  `toml:"gateway"`
 	Identity Identity `toml:"identity"`
+	Search   Search   `toml:"search"`
+}
+
+// Search tunes serve's indexing.
+type Search struct {
+	// MaxLag: while the gateway is receiving mail, serve postpones indexing
+	// until the oldest unindexed record has waited this long (then indexes
+	// everything pending in one go); 0 indexes at every tick.
+	MaxLag Duration `toml:"max_lag"`
 }
 
 // Server is the HTTP listener of `resguardo serve`.
@@ -132,6 +141,7 @@ func Default() Config {
 			PSC: PSC{Protocol: "rfc3161", Interval: Duration(time.Hour), RESTResponse: "json:constancia"}},
 		Gateway:  defaultGateway(),
 		Identity: DefaultIdentity(),
+		Search:   Search{MaxLag: Duration(time.Minute)},
 	}
 }
 
@@ -366,6 +376,9 @@ func (c *Config) validate() []Problem {
 	}
 	if time.Duration(c.Evidence.Interval) < time.Second {
 		bad("evidence.interval", "want at least 1s")
+	}
+	if d := time.Duration(c.Search.MaxLag); d < 0 || d > 24*time.Hour {
+		bad("search.max_lag", "want 0 (index at every tick) up to 24h, got %s", d)
 	}
 	c.Gateway.validate(bad)
 	c.Identity.validate(bad)
