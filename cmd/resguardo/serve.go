@@ -156,16 +156,16 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		case err := <-gwErrc:
 			return errors.Join(err, stopGateway())
 		case <-tick.C:
-			// Every committed batch signs a checkpoint; the newest is timestamped
-			// here (once per size), so constancias wait at most one interval.
-			if err := m.stampLatest(ctx, a); err != nil {
-				m.Logger.Warn("checkpoint not timestamped", "err", err)
-			}
-			// Entries other processes committed (access entries) enter the Merkle log
-			// (the archive serialises this with the gateway ingester's appends), and
-			// new records the search index.
+			// Entries committed without their own append (other processes' access
+			// entries, delivery entries) enter the Merkle log (the archive
+			// serialises this with the gateway ingester's appends)...
 			if err := a.CatchUp(ctx); err != nil {
 				m.Logger.Warn("ledger catch-up", "err", err)
+			}
+			// ...then the newest checkpoint is timestamped (once per size), so
+			// constancias wait at most one interval; then new records are indexed.
+			if err := m.stampLatest(ctx, a); err != nil {
+				m.Logger.Warn("checkpoint not timestamped", "err", err)
 			}
 			if m.indexNow(ctx, a, gw, &lastMessages) {
 				if err := m.runIndexer(ctx, a, idx, false); err != nil {

@@ -131,8 +131,9 @@ type DeliveryLog struct {
 	IDs    []int64
 }
 
-// LogDeliveries records many deliveries with one catalog transaction and one
-// ledger append: the relay's group commit.
+// LogDeliveries records many deliveries with one catalog transaction: the
+// relay's group commit. Their ledger entries reach the Merkle log shortly after
+// (appendSoon), not before it returns.
 func (a *Archive) LogDeliveries(ctx context.Context, ls []DeliveryLog) ([]int64, [][]byte, error) {
 	recs := make([]catalog.DeliveryRecord, len(ls))
 	ids := make([][]int64, len(ls))
@@ -160,7 +161,12 @@ func (a *Archive) LogDeliveries(ctx context.Context, ls []DeliveryLog) ([]int64,
 	if err != nil {
 		return nil, nil, fmt.Errorf("delivery not logged: %w", err)
 	}
-	if err := a.flushPending(ctx); err != nil {
+	// Committed: the entries are durable in the catalog. The writer appends
+	// them to the Merkle log with the next ingester batch or within
+	// appendSoonDelay, sharing that append's fsyncs.
+	if a.opt.Writer && a.lock != nil {
+		a.appendSoon()
+	} else if err := a.flushPending(ctx); err != nil {
 		a.logger.Warn("delivery entries committed; ledger append pending", "err", err)
 	}
 	return idxs, docs, nil

@@ -57,6 +57,51 @@ type Archive struct {
 	// catch-ups (serve's tick, access entries) may otherwise race for the same
 	// catalog entries.
 	appendMu sync.Mutex
+
+	// soon is the pending deferred catch-up of entries committed without an
+	// immediate ledger append (delivery entries); nil when none is pending.
+	soonMu    sync.Mutex
+	soon      *time.Timer
+	soonDelay time.Duration // appendSoonDelay; tests change it
+}
+
+// appendSoonDelay is how long a committed delivery entry may wait for the Merkle
+// log: an ingester batch in that time appends it with its own entries (one
+// append, one set of fsyncs), else a catch-up does.
+const appendSoonDelay = time.Second
+
+// appendSoon schedules a catch-up of the Merkle log with the catalog within
+// appendSoonDelay, unless one is already scheduled.
+func (a *Archive) appendSoon() {
+	a.soonMu.Lock()
+	defer a.soonMu.Unlock()
+	if a.soon != nil {
+		return
+	}
+	d := a.soonDelay
+	if d == 0 {
+		d = appendSoonDelay
+	}
+	a.soon = time.AfterFunc(d, func() {
+		a.soonMu.Lock()
+		a.soon = nil
+		a.soonMu.Unlock()
+		if err := a.catchUpLedger(context.Background()); err != nil {
+			a.logger.Warn("ledger catch-up of committed entries", "err", err)
+		}
+	})
+}
+
+// flushSoon runs a scheduled catch-up now (Close).
+func (a *Archive) flushSoon() error {
+	a.soonMu.Lock()
+	t := a.soon
+	a.soon = nil
+	a.soonMu.Unlock()
+	if t == nil || !t.Stop() {
+		return nil // none pending, or already running (catchUpLedger holds appendMu)
+	}
+	return a.catchUpLedger(context.Background())
 }
 
 // Open opens an initialised data directory. A writer also brings the ledger up to
@@ -119,6 +164,9 @@ func Open(ctx context.Context, opt Options) (*Archive, error) {
 // Close releases everything.
 func (a *Archive) Close() error {
 	var errs []error
+	if a.Cat != nil && a.Log != nil {
+		errs = append(errs, a.flushSoon())
+	}
 	if a.Blobs != nil {
 		errs = append(errs, a.Blobs.Close())
 	}
@@ -155,31 +203,40 @@ func (a *Archive) catchUpTo(ctx context.Context, upto int64) error {
 	if size == upto {
 		return nil
 	}
-	var pending [][]byte
-	err := a.Cat.LedgerEntries(ctx, size, func(idx int64, _ string, data []byte) error {
+	for from := size; from < upto; {
+		pending, err := a.catalogEntries(ctx, from, min(upto, from+4096))
+		if err == nil {
+			_, err = a.Log.Append(pending)
+		}
+		if err != nil {
+			return fmt.Errorf("catch up ledger from catalog: %w", err)
+		}
+		from += int64(len(pending))
+	}
+	a.logger.Debug("ledger caught up with catalog", "from", size, "to", upto)
+	return nil
+}
+
+// catalogEntries reads the catalog's ledger entries [from, upto).
+func (a *Archive) catalogEntries(ctx context.Context, from, upto int64) ([][]byte, error) {
+	var out [][]byte
+	err := a.Cat.LedgerEntries(ctx, from, func(idx int64, _ string, data []byte) error {
 		if idx >= upto {
 			return errStopScan
 		}
-		pending = append(pending, bytes.Clone(data))
-		if len(pending) == 4096 {
-			if _, err := a.Log.Append(pending); err != nil {
-				return err
-			}
-			pending = nil
+		if idx != from+int64(len(out)) {
+			return fmt.Errorf("catalog ledger entry %d missing", from+int64(len(out)))
 		}
+		out = append(out, bytes.Clone(data))
 		return nil
 	})
 	if errors.Is(err, errStopScan) {
 		err = nil
 	}
-	if err == nil && len(pending) > 0 {
-		_, err = a.Log.Append(pending)
+	if err == nil && int64(len(out)) != upto-from {
+		err = fmt.Errorf("catalog has %d of ledger entries [%d, %d)", len(out), from, upto)
 	}
-	if err != nil {
-		return fmt.Errorf("catch up ledger from catalog: %w", err)
-	}
-	a.logger.Debug("ledger caught up with catalog", "from", size, "to", upto)
-	return nil
+	return out, err
 }
 
 var errStopScan = errors.New("stop")

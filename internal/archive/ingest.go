@@ -430,16 +430,22 @@ func (in *Ingester) appendBatch(b *batchState) error {
 	defer a.appendMu.Unlock()
 	end := b.first + int64(len(b.entries))
 	size := a.Log.Size()
-	if size < b.first {
-		if err := a.catchUpTo(in.ctx, b.first); err != nil {
-			return err
-		}
-		size = b.first
-	}
 	if size >= end {
 		return nil
 	}
-	if _, err := a.Log.Append(b.entries[size-b.first:]); err != nil {
+	entries := b.entries
+	if size < b.first {
+		// Entries committed before this batch (delivery and access entries)
+		// go first, in the same append.
+		pending, err := a.catalogEntries(in.ctx, size, b.first)
+		if err != nil {
+			return fmt.Errorf("catch up ledger from catalog: %w", err)
+		}
+		entries = append(pending, entries...)
+	} else {
+		entries = entries[size-b.first:]
+	}
+	if _, err := a.Log.Append(entries); err != nil {
 		return fmt.Errorf("append to ledger: %w", err)
 	}
 	return nil

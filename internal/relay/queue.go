@@ -37,6 +37,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		r.conns.closeAll()
 	}()
 	for {
+		last := time.Now()
 		r.dispatch(ctx, &wg)
 		wait := r.c.Poll
 		if at, ok, err := r.a.Cat.NextOutbound(ctx); err == nil && ok {
@@ -50,11 +51,22 @@ func (r *Relay) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-r.wake:
+			// Under load every accepted message wakes the loop: read the queue
+			// at most every dispatchGap, each read taking all that arrived.
+			if d := dispatchGap - time.Since(last); d > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(d):
+				}
+			}
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
+
+// dispatchGap is the shortest time between two reads of the queue.
+const dispatchGap = 10 * time.Millisecond
 
 // group is the entries one SMTP transaction carries: same record, sender, route,
 // destination and prefix.
