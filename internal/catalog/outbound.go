@@ -85,8 +85,12 @@ func scanOutbound(rows *sql.Rows) ([]Outbound, error) {
 // DueOutbound returns up to limit queue entries whose next attempt is due at now,
 // oldest due first.
 func (c *SQLite) DueOutbound(ctx context.Context, now time.Time, limit int) ([]Outbound, error) {
-	rows, err := c.db.QueryContext(ctx, outboundSelect+` WHERE o.state IN ('queued','deferred') AND o.next_attempt_at <= ?
-		ORDER BY o.next_attempt_at, o.id LIMIT ?`, now.UnixNano(), limit)
+	st, err := c.stmt(ctx, outboundSelect+` WHERE o.state IN ('queued','deferred') AND o.next_attempt_at <= ?
+		ORDER BY o.next_attempt_at, o.id LIMIT ?`) // the delivery loop's read, many times a second under load
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, now.UnixNano(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,11 @@ func (c *SQLite) DueOutbound(ctx context.Context, now time.Time, limit int) ([]O
 // NextOutbound is when the earliest waiting entry is due (ok false: none waits).
 func (c *SQLite) NextOutbound(ctx context.Context) (at time.Time, ok bool, err error) {
 	var n sql.NullInt64
-	err = c.db.QueryRowContext(ctx, "SELECT MIN(next_attempt_at) FROM outbound WHERE state IN ('queued','deferred')").Scan(&n)
+	st, err := c.stmt(ctx, "SELECT MIN(next_attempt_at) FROM outbound WHERE state IN ('queued','deferred')")
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	err = st.QueryRowContext(ctx).Scan(&n)
 	if err != nil || !n.Valid {
 		return time.Time{}, false, err
 	}

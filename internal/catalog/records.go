@@ -264,7 +264,11 @@ func (c *SQLite) LedgerNext(ctx context.Context) (int64, error) {
 
 // LedgerEntries calls fn for each ledger entry with index ≥ from, in order.
 func (c *SQLite) LedgerEntries(ctx context.Context, from int64, fn func(idx int64, typ string, data []byte) error) error {
-	rows, err := c.db.QueryContext(ctx, "SELECT idx, type, data FROM ledger_entries WHERE idx >= ? ORDER BY idx", from)
+	st, err := c.stmt(ctx, "SELECT idx, type, data FROM ledger_entries WHERE idx >= ? ORDER BY idx")
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, from)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,9 @@ import (
 // delivery attempt does not read the blob back from the archive (read, decrypt,
 // decompress, hash) moments after intake wrote it. It is bounded by total size
 // and forgets the oldest first; a message not in it is read from the archive,
-// as after a restart. Bytes are keyed by their SHA-256, checked on insertion, so
-// a cached copy is always the archived message.
+// as after a restart. Bytes are keyed by their own SHA-256, so a cached copy is
+// always the archived message with that id (a message whose archiving then
+// failed is never asked for).
 type hotCache struct {
 	mu    sync.Mutex
 	max   int
@@ -22,16 +23,14 @@ type hotCache struct {
 
 func newHotCache(max int) *hotCache { return &hotCache{max: max, byID: map[string][]byte{}} }
 
-// put remembers data under sha (hex); data that does not hash to sha, or is
-// larger than a quarter of the cache, is not kept. Sizes count capacity: the
-// memory actually held.
-func (c *hotCache) put(sha string, data []byte) {
+// put remembers data under its SHA-256; data larger than a quarter of the
+// cache is not kept. Sizes count capacity: the memory actually held.
+func (c *hotCache) put(data []byte) {
 	if c == nil || c.max <= 0 || cap(data) > c.max/4 {
 		return
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != sha {
-		return
-	}
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byID[sha]; ok {

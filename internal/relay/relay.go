@@ -231,7 +231,9 @@ const hotCacheBytes = 64 << 20
 // (sha is its SHA-256, hex): its bytes are kept in memory for the first delivery
 // attempt, and the delivery loop is woken.
 func (r *Relay) Accepted(sha string, data []byte) {
-	r.hot.put(sha, data)
+	if r.hot.get(sha) == nil {
+		r.hot.put(data)
+	}
 	r.Wake()
 }
 
@@ -324,6 +326,11 @@ func (r *Relay) Plan(e *intake.Envelope, data []byte) ([]catalog.Outbound, error
 			continue
 		}
 		out = append(out, o)
+	}
+	if len(out) > 0 && r.a != nil {
+		// Kept before the commit: the delivery loop may read the new entries
+		// before intake hears the message is archived.
+		r.hot.put(data)
 	}
 	return out, nil
 }
