@@ -144,7 +144,10 @@ func Open(ctx context.Context, opt Options) (*Archive, error) {
 	}
 	lo := ledger.Options{Origin: f.Origin, Verifier: a.Keys.LedgerVerifier(), Check: opt.Check}
 	if opt.Writer && !opt.Check {
-		lo.Signer = a.Keys.LedgerSigner()
+		// The catalog commits every ledger entry before it is appended, and
+		// Open catches the ledger up from it: a checkpoint an unclean stop
+		// lost is signed again, identically (ledger.Options.Derived).
+		lo.Signer, lo.Derived = a.Keys.LedgerSigner(), true
 	}
 	if a.Log, err = ledger.Open(lay.Ledger(), lo); err != nil {
 		if !opt.Check {

@@ -82,6 +82,50 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return SyncDir(dir)
 }
 
+// WriteFileNoSync replaces path with data by temp file and rename, without any
+// fsync: readers never see a partial file, but after a power failure the file
+// may hold its old content or none. For files the caller can re-derive.
+func WriteFileNoSync(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o700); err == nil {
+			f, err = os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// SyncFS makes durable every write and rename made so far on the file system
+// holding dir: one syncfs(2) where the platform has it (a single journal commit
+// instead of one per file), else a sync of dir.
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return syncfs(d)
+}
+
 // WriteOnce writes path like WriteFile unless it already exists. An existing file
 // with identical content is accepted (an idempotent retry after a crash); different
 // content is ErrExists and the file is left untouched.

@@ -44,13 +44,14 @@ type Log struct {
 	signer note.Signer
 	ver    note.Verifier
 
-	mu     sync.Mutex
-	size   int64
-	root   tlog.Hash
-	cp     []byte // latest signed checkpoint
-	cpTime time.Time
-	cache  map[tileKey][]byte // tile data at the width for the current size
-	bundle [][]byte           // entries of the trailing partial bundle
+	mu      sync.Mutex
+	size    int64
+	root    tlog.Hash
+	cp      []byte // latest signed checkpoint
+	cpTime  time.Time
+	cache   map[tileKey][]byte // tile data at the width for the current size
+	bundle  [][]byte           // entries of the trailing partial bundle
+	derived bool               // Options.Derived
 }
 
 // Options configures Open.
@@ -61,12 +62,21 @@ type Options struct {
 	// Check opens a possibly damaged log for Verify: it skips the tree-hash and
 	// trailing-bundle checks (the checkpoint signature is still required).
 	Check bool
+	// Derived: the caller keeps every entry durably elsewhere (the archive's
+	// catalog commits each entry, with its index, before appending it) and
+	// appends again, after an unclean stop, what the log lacks. Append then
+	// makes its bundles and tiles durable with one file-system sync (syncfs)
+	// instead of an fsync per file and directory, and writes the checkpoint
+	// without fsync: a crash may lose the newest checkpoint, never the tiles of
+	// one that survives; the lost one is signed again, identically, when the
+	// same entries are appended again. Without it every file is fsync'd.
+	Derived bool
 }
 
 // Open opens the log in dir, verifying the checkpoint signature and that the tiles
 // hash to its root.
 func Open(dir string, opt Options) (*Log, error) {
-	l := &Log{dir: dir, origin: opt.Origin, signer: opt.Signer, ver: opt.Verifier, cache: map[tileKey][]byte{}}
+	l := &Log{dir: dir, origin: opt.Origin, signer: opt.Signer, ver: opt.Verifier, cache: map[tileKey][]byte{}, derived: opt.Derived}
 	if l.signer != nil {
 		if err := fsutil.MkdirAll(l.abs("tile"), 0o700); err != nil {
 			return nil, err
@@ -167,7 +177,8 @@ func (l *Log) readTile(level int, n int64, w int) ([]byte, error) {
 
 // Append adds entries at the end of the log, writes their bundles and tiles, and signs
 // and writes a new checkpoint. It returns the index of the first entry. When it
-// returns nil the entries are durable.
+// returns nil the entries are durable (with Options.Derived: written, and
+// durable where the caller keeps them).
 func (l *Log) Append(entries [][]byte) (int64, error) {
 	if l.signer == nil {
 		return 0, errors.New("ledger: opened read-only")
@@ -230,7 +241,11 @@ func (l *Log) Append(entries [][]byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := fsutil.WriteFile(l.abs("checkpoint"), cp, 0o644); err != nil {
+	write := fsutil.WriteFile
+	if l.derived {
+		write = fsutil.WriteFileNoSync
+	}
+	if err := write(l.abs("checkpoint"), cp, 0o644); err != nil {
 		return 0, fmt.Errorf("ledger: write checkpoint: %w", err)
 	}
 	l.mu.Lock()
@@ -248,8 +263,23 @@ type pendingFile struct {
 }
 
 // writeAll writes bundles and tiles concurrently (each is temp file, fsync, rename,
-// directory fsync: the waits overlap); all are durable when it returns.
+// directory fsync: the waits overlap); all are durable when it returns. A
+// derived log writes each by temp file and rename, replacing what an
+// interrupted append left (every file an append writes lies past the last
+// checkpoint, and its content is a function of the entries), then syncs the
+// file system once.
 func (l *Log) writeAll(files []pendingFile) error {
+	if l.derived {
+		for _, f := range files {
+			if err := fsutil.WriteFileNoSync(l.abs(f.path), f.data, 0o644); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+		}
+		if err := fsutil.SyncFS(l.dir); err != nil {
+			return fmt.Errorf("ledger: sync: %w", err)
+		}
+		return nil
+	}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
