@@ -21,6 +21,7 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
+	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/dnstest"
 )
 
@@ -60,6 +61,7 @@ func runBenchGateway(ctx context.Context, m *Main, args []string) error {
 	perClient := fs.Int("messages", 250, "messages per client")
 	corpus := fs.String("corpus", "", "the shared corpus (default: found upwards)")
 	withPostfix := fs.Bool("postfix", true, "run Postfix side by side (needs root and Debian postfix)")
+	batchDelay := fs.Duration("batch-delay", config.Default().Archive.BatchDelay.D(), "serve's archive.batch_delay")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	if _, err := m.parse(fs, args); err != nil {
 		return err
@@ -106,8 +108,8 @@ func runBenchGateway(ctx context.Context, m *Main, args []string) error {
 	}
 	defer hop.close()
 	cfg := filepath.Join(scratch, "resguardo.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("data = %q\n[gateway]\nhostname = \"mx.sefin.ejemplo.gob.mx\"\ndomains = [\"sefin.ejemplo.gob.mx\"]\ndns_server = %q\nmax_connections_per_ip = %d\n[gateway.listen]\nmx = %q\n[gateway.relay]\nnext_hop = %q\n",
-		filepath.Join(scratch, "data"), dns.Addr, *clients+4, mx, hop.addr)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data = %q\n[archive]\nbatch_delay = %q\n[gateway]\nhostname = \"mx.sefin.ejemplo.gob.mx\"\ndomains = [\"sefin.ejemplo.gob.mx\"]\ndns_server = %q\nmax_connections_per_ip = %d\n[gateway.listen]\nmx = %q\n[gateway.relay]\nnext_hop = %q\n",
+		filepath.Join(scratch, "data"), batchDelay.String(), dns.Addr, *clients+4, mx, hop.addr)), 0o600)
 	self, _ := os.Executable()
 	serveArgs := []string{"serve", "--config", cfg, "--listen", web}
 	if prof := m.Getenv("RESGUARDO_BENCH_CPUPROFILE"); prof != "" {
