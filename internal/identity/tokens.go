@@ -31,8 +31,9 @@ const (
 // Scopes lists every scope.
 var Scopes = []Scope{ScopeSearch, ScopeRead, ScopeExport, ScopeAdmin}
 
-// scopeAllowed reports whether u may hold a token with scope sc.
-func scopeAllowed(u *User, sc Scope) bool {
+// ScopeAllowed reports whether u may hold a token with scope sc (a browser
+// session of u acts with every scope u may hold).
+func ScopeAllowed(u *User, sc Scope) bool {
 	switch sc {
 	case ScopeSearch, ScopeRead:
 		return true
@@ -102,7 +103,7 @@ func (s *Service) CreateToken(ctx context.Context, userID int64, name string, sc
 	}
 	var ss []string
 	for _, sc := range scopes {
-		if !scopeAllowed(u, sc) {
+		if !ScopeAllowed(u, sc) {
 			return "", nil, ErrInvalidScope
 		}
 		ss = append(ss, string(sc))
@@ -191,6 +192,56 @@ func (s *Service) AuthenticateToken(ctx context.Context, raw string) (*APIToken,
 		t.LastUsed = now
 	}
 	return t, u, nil
+}
+
+// MethodToken is the login log's method for API token attempts.
+const MethodToken = "token"
+
+// tokenKey is the throttling key of API token failures from a client network:
+// apart from the login form's ("ip:…"), so a script with a revoked token does
+// not lock the people of its office out of the login page.
+func tokenKey(ip string) string {
+	if k := ipKey(ip); k != "" {
+		return "token-" + k
+	}
+	return ""
+}
+
+// AuthenticateTokenFrom is AuthenticateToken for a request from client c,
+// throttled per client network with the ThrottlePolicy's IPFailures and lock
+// times (IPv6 per /64, counted apart from password failures). While the
+// network is locked every token, even a good one, is refused without being
+// looked up (ErrThrottled with RetryAfter), so guessing gets no answer. Each
+// invalid token and each refused attempt is a row of the login log (method
+// "token"; successes are not logged: the token's last use is kept instead).
+func (s *Service) AuthenticateTokenFrom(ctx context.Context, raw string, c Client) (*APIToken, *User, error) {
+	var keys []throttleKey
+	if k := tokenKey(c.IP); k != "" {
+		keys = append(keys, throttleKey{k, s.opt.Throttle.IPFailures})
+	}
+	if wait, err := s.lockedFor(ctx, keys); err != nil {
+		return nil, nil, err
+	} else if wait > 0 {
+		if err := s.event(ctx, "", 0, c, MethodToken, "throttled", ""); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, throttledErr(wait)
+	}
+	t, u, err := s.AuthenticateToken(ctx, raw)
+	if !errors.Is(err, ErrInvalidToken) {
+		return t, u, err
+	}
+	if err := s.event(ctx, "", 0, c, MethodToken, "invalid_token", ""); err != nil {
+		return nil, nil, err
+	}
+	wait, ferr := s.failed(ctx, keys)
+	if ferr != nil {
+		return nil, nil, ferr
+	}
+	if wait > 0 {
+		return nil, nil, throttledErr(wait)
+	}
+	return nil, nil, err
 }
 
 // TokenFromRequest returns the token of an "Authorization: Bearer rsg_…" header

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/catalog"
 )
 
 // API tokens.
@@ -85,5 +87,55 @@ func TestTokens(t *testing.T) {
 		if strings.Contains(raw, c.SHA256) || c.SHA256 == raw {
 			t.Fatal("raw token stored")
 		}
+	}
+}
+
+// TestTokenThrottle: bad tokens from one network lock it (even a good token is
+// then refused, unchecked), apart from the login form's counter, and are in
+// the login log.
+func TestTokenThrottle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *Options) { o.Throttle.IPFailures = 3 })
+	jp := e.mkUser(t, "jperez", []Role{RoleServidorPublico})
+	ctx := e.ctx
+	raw, _, err := e.svc.CreateToken(ctx, jp.ID, "script", []Scope{ScopeSearch}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := "rsg_" + strings.Repeat("B", 43)
+	for i := 0; i < 3; i++ {
+		_, _, err := e.svc.AuthenticateTokenFrom(ctx, bad, web)
+		if i < 2 && !errors.Is(err, ErrInvalidToken) || i == 2 && !errors.Is(err, ErrThrottled) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	var te *Error
+	if _, _, err := e.svc.AuthenticateTokenFrom(ctx, raw, web); !errors.As(err, &te) || te.Code != ErrThrottled.Code || te.RetryAfter <= 0 {
+		t.Fatalf("good token from a locked network: %v", err)
+	}
+	other := Client{IP: "2001:db8::1"}
+	if _, u, err := e.svc.AuthenticateTokenFrom(ctx, raw, other); err != nil || u.ID != jp.ID {
+		t.Fatalf("another network: %v", err)
+	}
+	// The login form of the locked network still works.
+	if _, _, err := e.svc.Login(ctx, LoginRequest{Login: "jperez", Password: goodPW, Client: web}); err != nil {
+		t.Fatalf("login from the network with bad tokens: %v", err)
+	}
+	e.clk.advance(16 * time.Minute)
+	if _, _, err := e.svc.AuthenticateTokenFrom(ctx, raw, web); err != nil {
+		t.Fatalf("after the lock: %v", err)
+	}
+	evs, err := e.svc.LoginEvents(ctx, catalog.LoginEventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, ev := range evs {
+		if ev.Method == MethodToken {
+			n[ev.Result]++
+		}
+	}
+	if n["invalid_token"] != 3 || n["throttled"] != 1 {
+		t.Fatalf("login log: %v", n)
 	}
 }

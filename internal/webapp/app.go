@@ -70,6 +70,8 @@ type Options struct {
 	TLS    bool
 	TZ     *time.Location // America/Mexico_City when nil
 	Logger *slog.Logger
+	// Ops are the sources of the dashboard, access-log and administration pages (ops.go).
+	Ops Operations
 }
 
 // App is the web application's handler.
@@ -132,14 +134,20 @@ func New(opt Options) (*App, error) {
 	a.mux.HandleFunc("GET /mensaje/{id}/cuerpo.html", a.full(a.body))
 	a.mux.HandleFunc("GET /mensaje/{id}/adjunto/{path}", a.full(a.attachment))
 	a.mux.HandleFunc("GET /mensaje/{id}/constancia/{ext}", a.full(a.constancia))
+	a.mountAPI() // the JSON API under /api/v1 (api.go)
+	// The dashboard, access-log and administration pages (ops.go).
+	if err := a.routesOps(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
 // CSP is the application's Content-Security-Policy: only this origin's
 // scripts, styles and images, frames only from this origin (the message
-// body), forms only to this origin, and never framed by others.
+// body), forms and fetches (the JSON API) only to this origin, and never
+// framed by others.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; frame-src 'self'; " +
-	"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // BodyCSP is the Content-Security-Policy of a message's HTML body: no script,
 // no image or other remote content, inline styles only, and a sandbox (also
@@ -258,7 +266,7 @@ func nextStep(s *identity.Session, u *identity.User) string {
 		}
 		return "/cuenta/segundo-factor"
 	case identity.StateFull:
-		return "/buscar"
+		return "/inicio"
 	}
 	return "/entrar"
 }

@@ -114,6 +114,8 @@ type env struct {
 	arc           *fakeArchive
 	clk           *clock
 	xssID, betoID string
+	cat           *catalog.SQLite // the identity store; also holds the fixture records and access log (ops_test.go)
+	dash          *clock          // the dashboard's clock (Operations.Now)
 }
 
 func newEnv(t *testing.T) *env {
@@ -145,12 +147,13 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { idx.Close() })
 	arc := &fakeArchive{recs: map[string]*catalog.Record{}, raw: map[string][]byte{}, arrival: map[string][]constancia.Arrival{}}
-	e := &env{ids: ids, arc: arc, clk: clk}
+	e := &env{ids: ids, arc: arc, clk: clk, cat: cat, dash: &clock{t: clk.now()}}
 	e.xssID = arc.add(t, idx, msgXSS)
 	e.betoID = arc.add(t, idx, msgBeto)
 	arc.arrival[e.xssID] = []constancia.Arrival{{Channel: "mx", ReceivedAt: "2026-03-02T16:00:00Z", MailFrom: "ana@ejemplo.gob.mx",
 		RcptTo: []string{"carlos@ejemplo.gob.mx"}, Verdict: "accept", SPF: "pass (ejemplo.gob.mx)", DMARC: "pass (ejemplo.gob.mx)",
 		DKIM: []string{"pass d=ejemplo.gob.mx s=s1"}, Antivirus: []constancia.EngineVerdict{{Engine: "clamav", Verdict: "clean"}}}}
+	e.catalogue(t)
 	app, err := New(Options{
 		Identity: ids, Index: idx,
 		Lookup: func(_ context.Context, id string) (*catalog.Record, error) {
@@ -164,7 +167,7 @@ func newEnv(t *testing.T) *env {
 			arc.mu.Lock()
 			arc.access = append(arc.access, d)
 			arc.mu.Unlock()
-			return nil
+			return catalogAccess(cat, d)
 		},
 		Arrivals: func(_ context.Context, r *catalog.Record) ([]constancia.Arrival, error) {
 			return arc.arrival[r.SHA256], nil
@@ -172,6 +175,7 @@ func newEnv(t *testing.T) *env {
 		Constancia: func(_ context.Context, r *catalog.Record) (*Constancia, error) {
 			return &Constancia{JSON: []byte(`{"record":"` + r.SHA256 + `"}`), P7S: []byte("p7s"), PDF: []byte("%PDF-1.7")}, nil
 		},
+		Ops: e.ops(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +281,7 @@ func TestLoginAndSessionFixation(t *testing.T) {
 	}
 	planted := b.cookie()
 	ok := b.post("/entrar", url.Values{"csrf": {csrfOf(t, bad.body)}, "usuario": {"ana"}, "contrasena": {goodPW}})
-	if ok.code != http.StatusSeeOther || ok.h.Get("Location") != "/buscar" {
+	if ok.code != http.StatusSeeOther || ok.h.Get("Location") != "/inicio" {
 		t.Fatalf("login: %d %q", ok.code, ok.h.Get("Location"))
 	}
 	after := b.cookie()
@@ -529,7 +533,7 @@ func TestAuditorEnrolmentAndJustification(t *testing.T) {
 		t.Fatalf("wrong code: %d", r.code)
 	}
 	r = b.post("/entrar/codigo", url.Values{"csrf": {csrfOf(t, cp.body)}, "codigo": {identity.TOTPCode(key, e.clk.now())}})
-	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/buscar" {
+	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/inicio" {
 		t.Fatalf("code: %d %q", r.code, r.h.Get("Location"))
 	}
 }
@@ -547,7 +551,7 @@ func TestForcedPasswordChange(t *testing.T) {
 	}
 	newPW := "Otra-contraseña-segura-1"
 	r := b.post("/cuenta/contrasena", url.Values{"csrf": {csrfOf(t, form.body)}, "actual": {pw}, "nueva": {newPW}, "confirmacion": {newPW}})
-	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/buscar" {
+	if r.code != http.StatusSeeOther || r.h.Get("Location") != "/inicio" {
 		t.Fatalf("change: %d %q\n%s", r.code, r.h.Get("Location"), r.body)
 	}
 	if r := b.get("/buscar?q=x"); r.code != 200 || !strings.Contains(r.body, "no tiene direcciones") {

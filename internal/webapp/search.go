@@ -2,7 +2,6 @@ package webapp
 
 import (
 	"errors"
-	"fmt"
 	"html"
 	"html/template"
 	"net/http"
@@ -11,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/identity"
-	"github.com/resguardo/resguardo/internal/search"
 	"github.com/resguardo/resguardo/internal/search/query"
 )
 
@@ -101,17 +98,14 @@ type searchData struct {
 	NoAddress  bool
 }
 
-// search runs the form's query. A user who reads only their own mail gets
-// results restricted to messages where one of their addresses participates
-// (From, To, Cc, Bcc); one whose role reads others' mail must first type a
-// justification. Every search is an access entry.
+// search runs the form's query (runSearch: the participant restriction, the
+// justification rule and the access entry).
 func (a *App) search(w http.ResponseWriter, r *http.Request, q *req) {
-	ctx := r.Context()
 	f := formOf(r.URL.Query())
 	p := q.page("search.title")
 	d := searchData{Form: f, Restricted: !q.user.ReadsOthersMail()}
 	p.Data = &d
-	if q.user.ReadsOthersMail() && !q.sess.Justification.Valid() {
+	if needsJustification(q.who()) {
 		p.Title = text(q.lang, "justify.title")
 		p.Data = justifyData{Return: r.URL.RequestURI()}
 		a.render(w, http.StatusOK, "justify", p)
@@ -130,45 +124,23 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, q *req) {
 		a.render(w, http.StatusBadRequest, "search", p)
 		return
 	}
-	n, err := query.Parse(qt)
-	if err != nil {
-		var se *query.SyntaxError
-		if errors.As(err, &se) {
-			msg := se.MsgES
-			if p.EN() {
-				msg = se.Msg
-			}
-			p.Error = msg
-			d.Syntax = se.Caret(qt)
-			a.render(w, http.StatusBadRequest, "search", p)
-			return
+	res, err := a.runSearch(r.Context(), q.who(), searchQuery{text: qt, page: f.Page, size: perPage})
+	var se *query.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		p.Error = se.MsgES
+		if p.EN() {
+			p.Error = se.Msg
 		}
+		d.Syntax = se.Caret(qt)
+		a.render(w, http.StatusBadRequest, "search", p)
+		return
+	case err != nil:
 		a.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	sr := search.Request{Query: n, Sort: search.SortDate, Offset: (f.Page - 1) * perPage, Limit: perPage, Highlight: true}
-	canon := query.String(n)
-	if d.Restricted {
-		if len(q.user.Addresses) == 0 {
-			d.NoAddress, d.Searched = true, true
-			a.render(w, http.StatusOK, "search", p)
-			return
-		}
-		sr.Participants = q.user.Addresses
-		canon = "(" + canon + ") AND participant:{" + strings.Join(q.user.Addresses, ",") + "}"
-	}
-	res, err := a.opt.Index.Search(ctx, sr)
-	if err != nil {
-		a.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	if err := a.opt.LogAccess(ctx, archive.AccessDetail{Actor: q.user.Actor(), Action: "search", Query: canon,
-		Results: int64(res.Total), Justification: q.sess.Justification.Text}); err != nil {
-		a.fail(w, r, http.StatusInternalServerError, fmt.Errorf("search not logged: %w", err))
-		return
-	}
-	d.Searched, d.Total = true, res.Total
-	for _, h := range res.Hits {
+	d.Searched, d.NoAddress, d.Total = true, res.noAddress, res.total
+	for _, h := range res.hits {
 		x := hit{ID: h.ID, From: h.From, Subject: h.Subject, Date: "—"}
 		if !h.Date.IsZero() {
 			x.Date = h.Date.In(a.opt.TZ).Format("2006-01-02 15:04")
@@ -186,7 +158,7 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, q *req) {
 		v.Set("pagina", strconv.Itoa(f.Page-1))
 		d.Prev = "/buscar?" + v.Encode()
 	}
-	if uint64(f.Page*perPage) < res.Total {
+	if uint64(f.Page*perPage) < res.total {
 		v.Set("pagina", strconv.Itoa(f.Page+1))
 		d.Next = "/buscar?" + v.Encode()
 	}

@@ -6,7 +6,7 @@ func printer(l i18n.Lang) i18n.Printer { return i18n.Printer{Lang: l} }
 
 // text is the message catalog: Spanish (es-MX) first, then English.
 func text(l i18n.Lang, key string) string {
-	m, ok := messages[key]
+	m, ok := lookupText(key)
 	if !ok {
 		return key
 	}
@@ -14,6 +14,17 @@ func text(l i18n.Lang, key string) string {
 		return m[1]
 	}
 	return m[0]
+}
+
+// lookupText finds key in the message catalogs: messages below, and those of
+// the dashboard, access-log and administration pages (text_ops.go).
+func lookupText(key string) ([2]string, bool) {
+	for _, cat := range []map[string][2]string{messages, opsMessages, adminMessages} {
+		if m, ok := cat[key]; ok {
+			return m, true
+		}
+	}
+	return [2]string{}, false
 }
 
 var messages = map[string][2]string{
