@@ -42,6 +42,32 @@ func runKeys(ctx context.Context, m *Main, args []string) error {
 	if err := archive.InitEvidence(a.Dir(), m.Config.Evidence.Issuer, nowUTC()); err != nil {
 		return err
 	}
+	out := m.keyInfos(a)
+	if *jsonOut {
+		return writeJSON(m, out)
+	}
+	for _, k := range out {
+		fmt.Fprintf(m.Stdout, "%-34s", k.Role)
+		for _, f := range []string{k.ID, k.Subject, k.Public} {
+			if f != "" {
+				fmt.Fprintf(m.Stdout, " %s", f)
+			}
+		}
+		if k.Fingerprint != "" {
+			fmt.Fprintf(m.Stdout, "\n%34s SHA-256 %s", "", k.Fingerprint)
+		}
+		if k.NotAfter != "" {
+			fmt.Fprintf(m.Stdout, "  (until %s)", k.NotAfter)
+		}
+		fmt.Fprintln(m.Stdout)
+	}
+	return nil
+}
+
+// keyInfos describes every key and certificate of the data directory and the
+// configuration by its id, fingerprint or public key (never key material):
+// `resguardo keys show` and the web application's system page.
+func (m *Main) keyInfos(a *archive.Archive) []keyInfo {
 	var out []keyInfo
 	cur, _ := a.Keys.Current()
 	for _, id := range a.Keys.MasterIDs() {
@@ -65,23 +91,5 @@ func runKeys(ctx context.Context, m *Main, args []string) error {
 		cert("certification CA", c.CA)
 		cert("certification signer", c.Cert)
 	}
-	if *jsonOut {
-		return writeJSON(m, out)
-	}
-	for _, k := range out {
-		fmt.Fprintf(m.Stdout, "%-34s", k.Role)
-		for _, f := range []string{k.ID, k.Subject, k.Public} {
-			if f != "" {
-				fmt.Fprintf(m.Stdout, " %s", f)
-			}
-		}
-		if k.Fingerprint != "" {
-			fmt.Fprintf(m.Stdout, "\n%34s SHA-256 %s", "", k.Fingerprint)
-		}
-		if k.NotAfter != "" {
-			fmt.Fprintf(m.Stdout, "  (until %s)", k.NotAfter)
-		}
-		fmt.Fprintln(m.Stdout)
-	}
-	return nil
+	return out
 }

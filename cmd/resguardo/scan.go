@@ -161,31 +161,9 @@ func runEngines(ctx context.Context, m *Main, args []string) error {
 	enc.SetEscapeHTML(false)
 	down := 0
 	for i, e := range s.Engines {
-		cfg := m.Config.Gateway.Antivirus[i]
-		line := engineLine{Name: cfg.Name, Type: cfg.Type, Address: cfg.Address}
-		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		start := time.Now()
-		var v string
-		var err error
-		switch e := e.(type) {
-		case interface {
-			Version(context.Context) (string, error)
-		}: // clamd (VERSION), ICAP (OPTIONS)
-			v, err = e.Version(vctx)
-		default: // a command engine is up when it scans a few harmless bytes
-			var r scan.Result
-			if r, err = e.Scan(vctx, []byte("resguardo engines\n")); err == nil && r.Verdict != scan.Clean {
-				err = fmt.Errorf("verdict %s on harmless data", r.Verdict)
-			}
-			v = strings.Join(cfg.Command, " ")
-		}
-		cancel()
-		line.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
-		if err != nil {
-			line.Error = err.Error()
+		line := probeEngine(ctx, e, m.Config.Gateway.Antivirus[i])
+		if !line.Up {
 			down++
-		} else {
-			line.Up, line.Version = true, v
 		}
 		if *jsonOut {
 			if err := enc.Encode(line); err != nil {
@@ -203,4 +181,34 @@ func runEngines(ctx context.Context, m *Main, args []string) error {
 		return &exitError{code: 3}
 	}
 	return nil
+}
+
+// probeEngine asks one engine whether it is up (within 5 s): clamd and ICAP
+// for their version, a command engine to scan a few harmless bytes.
+func probeEngine(ctx context.Context, e scan.Engine, cfg config.GatewayEngine) engineLine {
+	line := engineLine{Name: cfg.Name, Type: cfg.Type, Address: cfg.Address}
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	var v string
+	var err error
+	switch e := e.(type) {
+	case interface {
+		Version(context.Context) (string, error)
+	}: // clamd (VERSION), ICAP (OPTIONS)
+		v, err = e.Version(vctx)
+	default: // a command engine is up when it scans a few harmless bytes
+		var r scan.Result
+		if r, err = e.Scan(vctx, []byte("resguardo engines\n")); err == nil && r.Verdict != scan.Clean {
+			err = fmt.Errorf("verdict %s on harmless data", r.Verdict)
+		}
+		v = strings.Join(cfg.Command, " ")
+	}
+	line.LatencyMS = float64(time.Since(start).Microseconds()) / 1000
+	if err != nil {
+		line.Error = err.Error()
+	} else {
+		line.Up, line.Version = true, v
+	}
+	return line
 }

@@ -83,6 +83,7 @@ func ldapDirectory(c config.IdentityLDAP) (identity.Directory, error) {
 func (m *Main) newWebApp(a *archive.Archive, idx search.Index, ids *identity.Service, tz *time.Location) (*webapp.App, error) {
 	return webapp.New(webapp.Options{
 		Identity: ids, Index: idx, TZ: tz, Logger: m.Logger,
+		Ops:    m.webOps(a), // dashboard, access log, administration (webapp_ops.go)
 		Lookup: func(ctx context.Context, id string) (*catalog.Record, error) { return a.Cat.Lookup(ctx, id) },
 		Bytes:  a.Bytes,
 		LogAccess: func(ctx context.Context, d archive.AccessDetail) error {

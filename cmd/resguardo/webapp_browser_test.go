@@ -84,9 +84,7 @@ func TestWebAppBrowser(t *testing.T) {
 	if password == "" || !strings.Contains(stderr.String(), "Debe cambiarla al iniciar sesión por primera vez") {
 		t.Fatalf("serve did not print the first administrator's password:\n%s", stderr.String())
 	}
-	// There are no user administration pages yet: make the administrator an
-	// auditor too (directly in the catalog), so they may read the imported mail
-	// once they have typed a justification.
+	// A servidor público whose address is in none of the imported mail.
 	cat, err := catalog.OpenSQLite(ctx, archive.Layout{Dir: data}.Catalog(), catalog.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,14 +93,6 @@ func TestWebAppBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := ids.UserByLogin(ctx, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ids.UpdateUser(ctx, admin.ID, identity.UserUpdate{Roles: []identity.Role{identity.RoleAdministrador, identity.RoleAuditor}}); err != nil {
-		t.Fatal(err)
-	}
-	// And a servidor público whose address is in none of the imported mail.
 	if _, _, err := ids.CreateUser(ctx, identity.NewUser{Login: "pedro", DisplayName: "Pedro", Password: "Contraseña-del-servidor-2026",
 		Roles: []identity.Role{identity.RoleServidorPublico}, Addresses: []string{"pedro@ejemplo.gob.mx"}}); err != nil {
 		t.Fatal(err)
@@ -173,7 +163,14 @@ func TestWebAppBrowser(t *testing.T) {
 	if n := strings.Count(text("codigos"), "-"); n != 3*identity.RecoveryCodes {
 		t.Fatalf("recovery codes: %q", text("codigos"))
 	}
-	run("justificacion", chromedp.Click(chromedp.ID("continuar")), chromedp.WaitVisible(chromedp.ID("justificacion")))
+	run("inicio", chromedp.Click(chromedp.ID("continuar")), chromedp.WaitVisible(chromedp.ID("hoy")))
+	// The administrator gives themselves the auditor role on the user page,
+	// so they may read the imported mail once they have typed a justification.
+	run("usuarios", chromedp.Navigate(base+"/admin/usuarios"), chromedp.WaitVisible(chromedp.ID("usuarios")))
+	run("editar-usuario", chromedp.Click(chromedp.CSS("#usuarios a")), chromedp.WaitVisible(chromedp.ID("rol-auditor")))
+	run("rol-auditor", chromedp.Click(chromedp.ID("rol-auditor")), chromedp.Click(chromedp.ID("guardar")),
+		chromedp.WaitVisible(chromedp.CSS("p.alert.info")))
+	run("justificacion", chromedp.Navigate(base+"/buscar"), chromedp.WaitVisible(chromedp.ID("justificacion")))
 	run("salir", chromedp.Click(chromedp.ID("salir")), chromedp.WaitVisible(chromedp.ID("usuario-campo")))
 
 	run("entrar-con-totp", login("admin", newPW), chromedp.Click(chromedp.ID("entrar")), chromedp.WaitVisible(chromedp.ID("codigo")))
@@ -183,7 +180,8 @@ func TestWebAppBrowser(t *testing.T) {
 		at = at.Add(identity.TOTPPeriod * time.Second)
 	}
 	run("justificar", chromedp.SetValue(chromedp.ID("codigo"), identity.TOTPCode(key, at)),
-		chromedp.Click(chromedp.ID("verificar-codigo")), chromedp.WaitVisible(chromedp.ID("justificacion")))
+		chromedp.Click(chromedp.ID("verificar-codigo")), chromedp.WaitVisible(chromedp.ID("hoy")),
+		chromedp.Navigate(base+"/buscar"), chromedp.WaitVisible(chromedp.ID("justificacion")))
 	run("buscar", chromedp.SetValue(chromedp.ID("justificacion"), "Prueba de extremo a extremo: solicitud 330024324000123"),
 		chromedp.Click(chromedp.ID("justificar")), chromedp.WaitVisible(chromedp.ID("q")))
 	run("resultados", chromedp.SetValue(chromedp.ID("q"), "solicitud"), chromedp.SetValue(chromedp.ID("de"), "ut@ejemplo.gob.mx"),
@@ -228,9 +226,20 @@ func TestWebAppBrowser(t *testing.T) {
 		t.Fatalf("the downloaded constancia does not verify:\n%s", out)
 	}
 
+	// The access log (everyone's), the dashboard and the system page.
+	run("bitacora", chromedp.Navigate(base+"/auditoria/accesos"), chromedp.WaitVisible(chromedp.ID("filtrar")))
+	if s := text("contenido"); !strings.Contains(s, "330024324000123") || !strings.Contains(s, "Lectura") {
+		t.Fatalf("access log page: %q", s)
+	}
+	run("tablero", chromedp.Navigate(base+"/inicio"), chromedp.WaitVisible(chromedp.ID("grafica-dias")))
+	if s := text("hoy"); s == "0" {
+		t.Fatalf("archived today: %s", s)
+	}
+	run("sistema", chromedp.Navigate(base+"/admin/sistema"), chromedp.WaitVisible(chromedp.ID("llaves")))
+
 	// Someone else cannot open it by its address: the same 404 as a missing page.
 	run("otro-usuario", chromedp.Click(chromedp.ID("salir")), chromedp.WaitVisible(chromedp.ID("usuario-campo")),
-		login("pedro", "Contraseña-del-servidor-2026"), chromedp.Click(chromedp.ID("entrar")), chromedp.WaitVisible(chromedp.ID("q")))
+		login("pedro", "Contraseña-del-servidor-2026"), chromedp.Click(chromedp.ID("entrar")), chromedp.WaitVisible(chromedp.ID("mi-correo")))
 	run("denegado", chromedp.Navigate(base+"/mensaje/"+id), chromedp.WaitVisible(chromedp.ID("error")))
 	if s := text("error"); !strings.Contains(s, "No existe") {
 		t.Fatalf("another user's view of the message: %q", s)
@@ -261,13 +270,15 @@ func TestWebAppBrowser(t *testing.T) {
 		}
 		var d archive.AccessDetail
 		json.Unmarshal([]byte(detail), &d)
-		if actor == "user:admin" && !strings.Contains(d.Justification, "330024324000123") || actor == "user:pedro" {
+		reads := action == "search" || action == "read" || action == "download"
+		if actor == "user:admin" && reads && !strings.Contains(d.Justification, "330024324000123") || actor == "user:pedro" {
 			t.Errorf("access entry %s %s: %+v", actor, action, d)
 		}
 		log = append(log, actor+" "+action+" "+d.Query)
 	}
 	all := strings.Join(log, "\n")
-	for _, want := range []string{"user:admin search", "user:admin read message", "user:admin read html body", "user:admin download constancia json"} {
+	for _, want := range []string{"user:admin user_update user:admin roles:administrador,auditor", "user:admin search", "user:admin read message",
+		"user:admin read html body", "user:admin download constancia json", "user:admin access_log all"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("access log lacks %q:\n%s", want, all)
 		}

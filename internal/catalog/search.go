@@ -194,8 +194,17 @@ type AccessRecord struct {
 }
 
 // LogAccess commits an access record with its ledger entry (next index). Any process
-// may call it; the ledger's writer appends the entry to the Merkle log.
+// may call it; the ledger's writer appends the entry to the Merkle log. The
+// records its detail lists, with their participants, go into the access-log
+// index (access_records, access_participants) in the same transaction; the
+// participants are read before it begins, so a large export does not hold the
+// write lock while its records' metadata is parsed.
 func (c *SQLite) LogAccess(ctx context.Context, a AccessRecord) (int64, error) {
+	records := detailRecords(a.Detail)
+	parts, err := participantsOf(ctx, c.db, records)
+	if err != nil {
+		return 0, fmt.Errorf("log access: %w", err)
+	}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
@@ -208,8 +217,16 @@ func (c *SQLite) LogAccess(ctx context.Context, a AccessRecord) (int64, error) {
 	if _, err := tx.ExecContext(ctx, "INSERT INTO ledger_entries (idx, type, data) VALUES (?, 'access', ?)", next, a.Entry); err != nil {
 		return 0, fmt.Errorf("log access: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO access_log (ledger_index, at, actor, action, detail, detail_sha256) VALUES (?,?,?,?,?,?)`,
-		next, a.At.UnixNano(), a.Actor, a.Action, a.Detail, a.DetailSHA256); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO access_log (ledger_index, at, actor, action, detail, detail_sha256) VALUES (?,?,?,?,?,?)`,
+		next, a.At.UnixNano(), a.Actor, a.Action, a.Detail, a.DetailSHA256)
+	if err != nil {
+		return 0, fmt.Errorf("log access: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("log access: %w", err)
+	}
+	if err := accessIndex(id, records, parts).insert(ctx, tx); err != nil {
 		return 0, fmt.Errorf("log access: %w", err)
 	}
 	return next, tx.Commit()

@@ -182,6 +182,12 @@ func (c *SQLite) migrate(ctx context.Context, readOnly bool) error {
 			tx.Rollback()
 			return fmt.Errorf("catalog migration %s: %w", m.name, err)
 		}
+		if step := migrationStep(m.version); step != nil {
+			if err := step(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("catalog migration %s: %w", m.name, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
 			tx.Rollback()
 			return err
@@ -189,6 +195,16 @@ func (c *SQLite) migrate(ctx context.Context, readOnly bool) error {
 		if err := tx.Commit(); err != nil {
 			return fmt.Errorf("catalog migration %s: %w", m.name, err)
 		}
+	}
+	return nil
+}
+
+// migrationStep is the Go part of a migration, run after its SQL in the same
+// transaction, for what SQL cannot do well (nil: none).
+func migrationStep(version int) func(context.Context, *sql.Tx) error {
+	switch version {
+	case 9:
+		return backfillAccessRecords // parse every access entry's detail document
 	}
 	return nil
 }
