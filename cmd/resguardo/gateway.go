@@ -156,7 +156,6 @@ func startGateway(m *Main, a *archive.Archive, mets *metrics.Metrics) (*gateway,
 	// that sessions are waiting for. It is closed after the listeners.
 	in := a.Ingest(context.Background(), archive.IngestOptions{
 		BatchSize: m.Config.Archive.BatchSize, MaxDelay: m.Config.Archive.BatchDelay.D(),
-		FlushWhenIdle: true, // a waiting SMTP client is answered as soon as the disk allows
 	})
 	g := &gateway{m: m, in: in, errc: make(chan error, 4)}
 	checks := []intake.Check{intake.AuthCheck{Checker: checker}}

@@ -69,13 +69,7 @@ type IngestOptions struct {
 	BatchSize  int           // records per commit; default 2000
 	BatchBytes int64         // raw bytes per commit; default 64 MiB
 	MaxDelay   time.Duration // longest a first item waits for its batch to fill; default 25 ms
-	// FlushWhenIdle commits an item at once when no earlier batch is still
-	// being committed, instead of waiting MaxDelay for company: items that
-	// arrive during a commit form the next batch (classic group commit). For
-	// gateways, where each item is a client waiting for its answer; imports
-	// prefer full batches.
-	FlushWhenIdle bool
-	OnResult      func(Result) // called in commit order from one goroutine
+	OnResult   func(Result)  // called in commit order from one goroutine
 }
 
 // Ingester archives items concurrently and commits them in groups.
@@ -266,28 +260,19 @@ func (in *Ingester) committer() {
 	defer close(in.done)
 	stage2 := make(chan *batchState, 1)
 	stage2Done := make(chan struct{})
-	reported := make(chan struct{}, 4) // one per batch stage two finished
 	go func() {
 		defer close(stage2Done)
 		for b := range stage2 {
 			in.appendAndReport(b)
-			reported <- struct{}{}
 		}
 	}()
 	var batch []*prepared
 	var bytes int64
 	var timer *time.Timer
 	var timeout <-chan time.Time
-	inFlight := 0 // batches handed to stage two and not yet reported
 	flush := func() {
 		if len(batch) > 0 {
-			b := in.commitCatalog(batch)
-			for inFlight >= cap(reported)-1 { // stage two is behind: wait (bounded memory)
-				<-reported
-				inFlight--
-			}
-			inFlight++
-			stage2 <- b
+			stage2 <- in.commitCatalog(batch)
 		}
 		batch, bytes = nil, 0
 		if timer != nil {
@@ -312,12 +297,7 @@ func (in *Ingester) committer() {
 				timer = time.NewTimer(in.opt.MaxDelay)
 				timeout = timer.C
 			}
-			if len(batch) >= in.opt.BatchSize || bytes >= in.opt.BatchBytes || (in.opt.FlushWhenIdle && inFlight == 0) {
-				flush()
-			}
-		case <-reported:
-			inFlight--
-			if in.opt.FlushWhenIdle && inFlight == 0 && len(batch) > 0 {
+			if len(batch) >= in.opt.BatchSize || bytes >= in.opt.BatchBytes {
 				flush()
 			}
 		case <-timeout:
