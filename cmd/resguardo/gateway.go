@@ -59,7 +59,7 @@ func relayConfig(m *Main, host string) (relay.Config, error) {
 		Hostname: host, Domains: c.Domains,
 		NextHop: rc.NextHop, NextHopTLS: rc.NextHopTLS, NextHopVerify: rc.NextHopVerify,
 		Outbound: rc.Outbound, Smarthost: rc.Smarthost, SmarthostTLS: rc.SmarthostTLS, SmarthostVerify: rc.SmarthostVerify,
-		MXPort: rc.MXPort, MTASTS: rc.MTASTSOn(), Workers: rc.Workers,
+		MXPort: rc.MXPort, MTASTS: rc.MTASTSOn(), MTASTSCache: archive.Layout{Dir: m.DataDir}.MTASTSCache(), Workers: rc.Workers,
 		RetryBase: rc.RetryBase.D(), RetryMax: rc.RetryMax.D(), MaxAge: rc.MaxQueueTime.D(),
 		ConnectTimeout: rc.ConnectTimeout.D(), CommandTimeout: rc.CommandTimeout.D(),
 		DKIMDir:  dkimKeyDir(m.DataDir),

@@ -35,6 +35,9 @@ func (l Layout) Ledger() string     { return filepath.Join(l.Dir, "ledger") }
 func (l Layout) Index() string      { return filepath.Join(l.Dir, "index") }
 func (l Layout) LockFile() string   { return filepath.Join(l.Dir, "lock") }
 
+// MTASTSCache is the relay's cache of MTA-STS policies (RFC 8461 §5.1).
+func (l Layout) MTASTSCache() string { return filepath.Join(l.Dir, "mta-sts-cache.json") }
+
 // Format is the FORMAT file at the top of a data directory.
 type Format struct {
 	Format   string `json:"format"`

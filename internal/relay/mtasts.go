@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/fsutil"
 )
 
 // stsPolicy is a domain's MTA-STS policy (RFC 8461 §3.2).
@@ -86,12 +90,83 @@ func parseSTSPolicy(body string) (*stsPolicy, error) {
 	return p, nil
 }
 
-// stsCache fetches and keeps policies (in memory: a restart fetches them again).
+// stsCache fetches and keeps policies, in memory and, when Config.MTASTSCache
+// names a file, on disk: RFC 8461 §5.1 wants a policy to survive until its
+// max_age, so that an attacker who blocks the policy's fetch (or its DNS) at
+// the moment after a restart cannot downgrade delivery to unverified TLS.
 type stsCache struct {
 	c      Config
 	client *http.Client
 	mu     sync.Mutex
 	byDom  map[string]*stsPolicy
+}
+
+// stsCacheFormat identifies the cache file (docs/FORMATS.md).
+const stsCacheFormat = "resguardo-mta-sts-cache/1"
+
+// stsFile is the cache file: every unexpired policy by domain.
+type stsFile struct {
+	Format   string               `json:"format"`
+	Policies map[string]stsRecord `json:"policies"`
+}
+
+type stsRecord struct {
+	ID      string    `json:"id"`
+	Mode    string    `json:"mode"`
+	MX      []string  `json:"mx"`
+	MaxAge  int64     `json:"max_age"` // seconds
+	Fetched time.Time `json:"fetched"`
+}
+
+// load reads the cache file; a missing file is an empty cache, a damaged one
+// is reported and ignored (the policies are fetched again).
+func (s *stsCache) load() {
+	if s.c.MTASTSCache == "" {
+		return
+	}
+	b, err := os.ReadFile(s.c.MTASTSCache)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var f stsFile
+	if err == nil {
+		err = json.Unmarshal(b, &f)
+		if err == nil && f.Format != stsCacheFormat {
+			err = fmt.Errorf("format %q, want %q", f.Format, stsCacheFormat)
+		}
+	}
+	if err != nil {
+		s.c.Logger.Warn("relay: MTA-STS cache not read; policies will be fetched again", "file", s.c.MTASTSCache, "err", err)
+		return
+	}
+	now := s.c.Now()
+	for d, r := range f.Policies {
+		p := &stsPolicy{id: r.ID, mode: r.Mode, mx: r.MX, maxAge: time.Duration(r.MaxAge) * time.Second, fetched: r.Fetched}
+		if now.Sub(p.fetched) < p.maxAge {
+			s.byDom[d] = p
+		}
+	}
+}
+
+// save writes every unexpired policy to the cache file (the caller holds mu).
+func (s *stsCache) save() {
+	if s.c.MTASTSCache == "" {
+		return
+	}
+	f := stsFile{Format: stsCacheFormat, Policies: map[string]stsRecord{}}
+	now := s.c.Now()
+	for d, p := range s.byDom {
+		if now.Sub(p.fetched) < p.maxAge {
+			f.Policies[d] = stsRecord{ID: p.id, Mode: p.mode, MX: p.mx, MaxAge: int64(p.maxAge / time.Second), Fetched: p.fetched.UTC()}
+		}
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err == nil {
+		err = fsutil.WriteFile(s.c.MTASTSCache, b, 0o600)
+	}
+	if err != nil {
+		s.c.Logger.Warn("relay: MTA-STS cache not written", "file", s.c.MTASTSCache, "err", err)
+	}
 }
 
 func newSTSCache(c Config) *stsCache {
@@ -103,7 +178,9 @@ func newSTSCache(c Config) *stsCache {
 				return errors.New("mta-sts: redirects are not followed (RFC 8461 §3.3)")
 			}}
 	}
-	return &stsCache{c: c, client: cl, byDom: map[string]*stsPolicy{}}
+	s := &stsCache{c: c, client: cl, byDom: map[string]*stsPolicy{}}
+	s.load()
+	return s
 }
 
 // get returns the domain's policy, nil when it publishes none. A cached,
@@ -141,6 +218,7 @@ func (s *stsCache) get(ctx context.Context, domain string) (*stsPolicy, error) {
 	p.id, p.fetched = id, now
 	s.mu.Lock()
 	s.byDom[domain] = p
+	s.save()
 	s.mu.Unlock()
 	return p, nil
 }

@@ -65,6 +65,9 @@ type Config struct {
 	SmarthostVerify bool
 	MXPort          int  // 25; tests point it elsewhere
 	MTASTS          bool // honour MTA-STS policies (RFC 8461) on the mx route
+	// MTASTSCache is the file that keeps fetched policies across restarts
+	// (empty: memory only).
+	MTASTSCache string
 
 	Workers        int           // deliveries at once (default 8)
 	RetryBase      time.Duration // first retry delay (default 1m), doubled per attempt
