@@ -56,7 +56,7 @@ func TestConstanciaEndToEnd(t *testing.T) {
 	msg := filepath.Join("testdata", "es", "oficio-licitacion.eml")
 
 	res := mustCLI(t, "verify", msg, doc, "--p7s", p7s, "--log-key", pub, "--tsa-ca", tsaCA, "--ca", ca, "--lang", "es")
-	if strings.Count(res, "✓") != 8 || strings.Contains(res, "✗") || strings.Contains(res, "aviso") || !strings.Contains(res, "VERIFICADA") {
+	if strings.Count(res, "✓") != 9 || strings.Contains(res, "✗") || strings.Contains(res, "aviso") || !strings.Contains(res, "VERIFICADA") {
 		t.Fatalf("verify:\n%s", res)
 	}
 	// Independent checks with OpenSSL.

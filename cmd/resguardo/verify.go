@@ -28,6 +28,7 @@ var stepNames = map[string][2]string{
 	constancia.StepNewer:      {"Punto de control posterior consistente con el de la constancia", "Later checkpoint consistent with the constancia's"},
 	constancia.StepWitnesses:  {"Testigos independientes cofirmaron el punto de control", "Independent witnesses cosigned the checkpoint"},
 	constancia.StepDelivery:   {"Entrega registrada en la bitácora (servidor, conexión, respuesta)", "Delivery recorded in the ledger (server, connection, reply)"},
+	constancia.StepStatement:  {"La declaración dice exactamente los hechos verificados", "The statement says exactly the verified facts"},
 	constancia.StepAnchor:     {"Constancia NOM-151 de un PSC sobre un punto de control que incluye el mensaje", "NOM-151 constancia from a PSC over a checkpoint that includes the message"},
 }
 

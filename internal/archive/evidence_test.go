@@ -174,6 +174,18 @@ func checkTampering(t *testing.T, msg, doc []byte, opt constancia.Options) {
 		{"timestamp of another checkpoint", msg, edit(func(m map[string]any) {
 			sub(m, "timestamp")["digest_sha256"] = strings.Repeat("0", 64)
 		}), opt, constancia.StepTimestamp},
+		{"declaration", msg, edit(func(m map[string]any) {
+			m["declaracion"] = strings.Replace(m["declaracion"].(string), "forma parte", "no forma parte", 1)
+		}), opt, constancia.StepStatement},
+		{"statement", msg, edit(func(m map[string]any) {
+			m["statement"] = strings.Replace(m["statement"].(string), "is part", "is not part", 1)
+		}), opt, constancia.StepStatement},
+		{"issuer named in the declaration only", msg, edit(func(m map[string]any) {
+			m["declaracion"] = strings.Replace(m["declaracion"].(string), sub(m, "issuer")["name"].(string), "Otra Institución", 1)
+		}), opt, constancia.StepStatement},
+		{"timestamp time", msg, edit(func(m map[string]any) {
+			sub(m, "timestamp")["time"] = "2020-01-01T00:00:00Z"
+		}), opt, constancia.StepStatement},
 		{"unpinned foreign log key", msg, doc, other, constancia.StepCheckpoint},
 		{"untrusted timestamp authority", msg, doc, constancia.Options{LogKey: opt.LogKey, TSARoots: []*x509.Certificate{otherCA(t)}}, constancia.StepTimestamp},
 		{"not a constancia", msg, []byte(`{"format":"otra"}`), opt, constancia.StepDocument},

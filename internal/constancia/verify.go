@@ -35,6 +35,7 @@ const (
 	StepWitnesses  = "witnesses"
 	StepNewer      = "newer-checkpoint"
 	StepDelivery   = "delivery"
+	StepStatement  = "statement"
 )
 
 // Step is one verification step.
@@ -149,6 +150,7 @@ func Verify(message, doc []byte, opt Options) *Report {
 	if c.Delivery != nil {
 		r.verifyDelivery(c, p, v, add)
 	}
+	r.verifyStatement(c, opt.P7S != nil, add)
 	if opt.Newer != nil && v != nil && cp.Size > 0 {
 		nc, err := ledger.ParseCheckpoint(opt.Newer, v)
 		switch {
@@ -284,6 +286,44 @@ func errText(err error, ok string) string {
 		return err.Error()
 	}
 	return ok
+}
+
+// verifyStatement checks that the declaration, in both languages, is the one
+// Build writes for the constancia's facts: the message's SHA-256, its ledger
+// index, the timestamp's time and authority and, for a constancia de entrega,
+// the server, address and time of the delivery detail (whose hash the delivery
+// step checks). The prose is not covered by any hash but the CMS signature, so
+// without this a changed declaration would verify with the JSON alone.
+func (r *Report) verifyStatement(c *Constancia, signed bool, add func(string, bool, string, ...any) bool) {
+	at, err := time.Parse(time.RFC3339Nano, c.Timestamp.Time)
+	if err != nil {
+		add(StepStatement, false, "timestamp time %q: %v", c.Timestamp.Time, err)
+		return
+	}
+	es, en := statements(c.Issuer.Name, c.Record.SHA256, c.Ledger.Index, at, c.Timestamp.Authority)
+	if d := c.Delivery; d != nil {
+		var det struct {
+			RemoteHost string `json:"remote_host"`
+			RemoteIP   string `json:"remote_ip"`
+			Time       string `json:"time"`
+		}
+		_ = json.Unmarshal([]byte(d.Detail), &det)
+		des, den := deliveryStatements(det.RemoteHost, det.RemoteIP, det.Time, d.Index)
+		es, en = es+" "+des, en+" "+den
+	}
+	switch {
+	case c.StatementES != es:
+		add(StepStatement, false, "the Spanish declaration is not the one these facts give")
+	case c.StatementEN != en:
+		add(StepStatement, false, "the English statement is not the one these facts give")
+	case r.Time != (time.Time{}) && (!r.Time.Equal(at) || r.Authority != c.Timestamp.Authority):
+		add(StepStatement, false, "the declaration's time or authority (%s, %s) is not the timestamp's (%s, %s)",
+			at.UTC().Format(time.RFC3339), c.Timestamp.Authority, r.Time.UTC().Format(time.RFC3339), r.Authority)
+	case signed:
+		add(StepStatement, true, "the declaration states exactly the verified facts")
+	default:
+		add(StepStatement, true, "the declaration states exactly the verified facts (the issuer's name, %q, is attested by the .p7s signature)", c.Issuer.Name)
+	}
 }
 
 // verifyDelivery checks a constancia de entrega's delivery: the detail's hash,
