@@ -133,6 +133,7 @@ func verifyText(l i18n.Lang, k string) string {
 		"step.timestamp":  "Sello de tiempo RFC 3161",
 		"step.signature":  "Firma CMS de la constancia",
 		"step.delivery":   "Entrega registrada en la bitácora (servidor, conexión, respuesta)",
+		"step.statement":  "La declaración dice exactamente los hechos verificados",
 	}
 	en := map[string]string{
 		"title":           "Resguardo — verify a constancia",
@@ -161,6 +162,7 @@ func verifyText(l i18n.Lang, k string) string {
 		"step.timestamp":  "RFC 3161 timestamp",
 		"step.signature":  "CMS signature of the constancia",
 		"step.delivery":   "Delivery recorded in the ledger (server, connection, reply)",
+		"step.statement":  "The statement says exactly the verified facts",
 	}
 	if l == i18n.EN {
 		return en[k]
