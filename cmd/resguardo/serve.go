@@ -71,6 +71,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		return err
 	}
 	defer idx.Close()
+	if idx.NeedsReindex() {
+		m.Logger.Warn("the search index predates Sender, Reply-To and envelope participants: restricted searches match From, To, Cc and Bcc only until `resguardo reindex`")
+	}
 	// The web application (package webapp) over the identity service; its
 	// searches share serve's index.
 	ids, err := m.identityService(a)

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/config"
 	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/export"
 	"github.com/resguardo/resguardo/internal/identity"
 	"github.com/resguardo/resguardo/internal/search"
 	"github.com/resguardo/resguardo/internal/webapp"
@@ -26,8 +28,13 @@ func (m *Main) identityService(a *archive.Archive) (*identity.Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	op, err := oidcProvider(c.OIDC, m.Config.Server.Listen)
+	if err != nil {
+		return nil, err
+	}
 	return identity.New(a.Cat, identity.Options{
 		Directory: dir,
+		OIDC:      op,
 		SecretKey: identity.DeriveSecretKey(a.Keys.NameKey()),
 		Logger:    m.Logger,
 		Issuer:    c.TOTPIssuer,
@@ -78,6 +85,43 @@ func ldapDirectory(c config.IdentityLDAP) (identity.Directory, error) {
 	return d, nil
 }
 
+// oidcProvider is the [identity.oidc] provider (nil when no issuer is set).
+func oidcProvider(c config.IdentityOIDC, listen string) (*identity.OIDC, error) {
+	if !c.Enabled() {
+		return nil, nil
+	}
+	secret, err := c.ClientSecret()
+	if err != nil {
+		return nil, err
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.CAFile != "" {
+		pemBytes, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("identity.oidc.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("identity.oidc.ca_file %s: no PEM certificates", c.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	roles := map[identity.Role][]string{}
+	for r, groups := range c.Roles {
+		roles[identity.Role(r)] = groups
+	}
+	o, err := identity.NewOIDC(identity.OIDCConfig{
+		Name: c.Name, Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, RedirectURL: c.RedirectURLFor(listen),
+		Scopes: c.Scopes, LoginClaim: c.LoginClaim, NameClaim: c.NameClaim, EmailClaim: c.EmailClaim, GroupsClaim: c.GroupsClaim,
+		RoleGroups: roles, DefaultRole: identity.Role(c.DefaultRole), Domains: c.AllowedDomains, AutoCreate: c.AutoCreate,
+		TrustIdPMFA: c.TrustIdPMFA, HTTPClient: &http.Client{Transport: tr, Timeout: c.Timeout.D()},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("identity.oidc: %w", err)
+	}
+	return o, nil
+}
+
 // newWebApp builds the web application over the archive, serve's search index
 // (opened for writing by serve; searches share it) and the identity service.
 func (m *Main) newWebApp(a *archive.Archive, idx search.Index, ids *identity.Service, tz *time.Location) (*webapp.App, error) {
@@ -108,5 +152,28 @@ func (m *Main) newWebApp(a *archive.Archive, idx search.Index, ids *identity.Ser
 			}
 			return &webapp.Constancia{JSON: doc, P7S: p7s, PDF: pdf}, nil
 		},
+		Thread: a.Cat.ThreadMembers,
+		Export: m.webExport(a),
 	})
+}
+
+// webExport is the web application's export of a result set: the package of
+// `resguardo export` (export.go) for ids, in order, with every id in its
+// access entry.
+func (m *Main) webExport(a *archive.Archive) func(ctx context.Context, path string, ids []string, req webapp.ExportRequest) (*export.Result, error) {
+	return func(ctx context.Context, path string, ids []string, req webapp.ExportRequest) (*export.Result, error) {
+		opt, err := m.exportOptions(a)
+		if err != nil {
+			return nil, err
+		}
+		opt.Actor, opt.Justification, opt.Records = req.Actor, req.Justification, true
+		return export.Write(ctx, path, func(fn func(id string) error) error {
+			for _, id := range ids {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, req.Query, opt)
+	}
 }

@@ -28,8 +28,8 @@ type User struct {
 	ID                 int64
 	Login              string // lower case, unique
 	DisplayName        string
-	Source             string // local, ldap
-	ExternalID         string // ldap users: "attribute:value" of the entry's stable id, or its DN
+	Source             string // local, ldap, oidc
+	ExternalID         string // ldap users: "attribute:value" of the entry's stable id, or its DN; oidc users: "oidc:<issuer>#<subject>"
 	PasswordHash       string // argon2id PHC string; "" for directory users
 	MustChangePassword bool
 	Disabled           bool

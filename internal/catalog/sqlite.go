@@ -205,8 +205,21 @@ func migrationStep(version int) func(context.Context, *sql.Tx) error {
 	switch version {
 	case 9:
 		return backfillAccessRecords // parse every access entry's detail document
+	case 10:
+		return bumpSchemaVersion // users.source's CHECK was edited in place
 	}
 	return nil
+}
+
+// bumpSchemaVersion increments SQLite's schema cookie after a migration edited
+// sqlite_schema directly, so every connection reloads the definitions.
+func bumpSchemaVersion(ctx context.Context, tx *sql.Tx) error {
+	var v int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&v); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA schema_version = %d", v+1))
+	return err
 }
 
 // IntegrityCheck runs SQLite's integrity_check (quick_check when quick) and returns

@@ -382,6 +382,11 @@ func (c *Config) validate() []Problem {
 	}
 	c.Gateway.validate(bad)
 	c.Identity.validate(bad)
+	if o := &c.Identity.OIDC; o.Enabled() && o.RedirectURL == "" {
+		if host, _, _ := strings.Cut(c.Server.Listen, ":"); host == "" || host == "0.0.0.0" || strings.HasPrefix(c.Server.Listen, "[::]") {
+			bad("identity.oidc.redirect_url", "required when server.listen (%q) names no host: the URL people's browsers reach, ending in /entrar/oidc/callback", c.Server.Listen)
+		}
+	}
 	return ps
 }
 

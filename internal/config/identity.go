@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -23,6 +24,53 @@ type Identity struct {
 	MaxLockout      Duration     `toml:"max_lockout"`      // 24h
 	TOTPIssuer      string       `toml:"totp_issuer"`      // name in authenticator apps; "Resguardo"
 	LDAP            IdentityLDAP `toml:"ldap"`
+	OIDC            IdentityOIDC `toml:"oidc"`
+}
+
+// IdentityOIDC is [identity.oidc]: login with an OpenID Connect provider
+// (Authorization Code flow with PKCE). Empty issuer: none.
+type IdentityOIDC struct {
+	Name             string              `toml:"name"`               // on the button "Entrar con <name>"; the issuer's host when empty
+	Issuer           string              `toml:"issuer"`             // https://…
+	ClientID         string              `toml:"client_id"`          //
+	ClientSecretFile string              `toml:"client_secret_file"` // 0600; or $RESGUARDO_OIDC_CLIENT_SECRET
+	RedirectURL      string              `toml:"redirect_url"`       // default http://<server.listen>/entrar/oidc/callback
+	Scopes           []string            `toml:"scopes"`             // must include openid
+	LoginClaim       string              `toml:"login_claim"`        // preferred_username or email
+	NameClaim        string              `toml:"name_claim"`         //
+	EmailClaim       string              `toml:"email_claim"`        //
+	GroupsClaim      string              `toml:"groups_claim"`       //
+	DefaultRole      string              `toml:"default_role"`       // "": people in no mapped group may not log in
+	AllowedDomains   []string            `toml:"allowed_domains"`    // of a verified email; empty: any
+	AutoCreate       bool                `toml:"auto_create"`        // true
+	TrustIdPMFA      bool                `toml:"trust_idp_mfa"`      // every login counts as two-factor
+	CAFile           string              `toml:"ca_file"`            // PEM trust anchors for the provider; empty: the system's
+	Timeout          Duration            `toml:"timeout"`            // per request to the provider
+	Roles            map[string][]string `toml:"roles"`              // role → group names
+}
+
+// Enabled reports whether OpenID Connect login is configured.
+func (o *IdentityOIDC) Enabled() bool { return o.Issuer != "" }
+
+// ClientSecret reads the client secret from client_secret_file, else
+// $RESGUARDO_OIDC_CLIENT_SECRET.
+func (o *IdentityOIDC) ClientSecret() (string, error) {
+	if o.ClientSecretFile != "" {
+		b, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("identity.oidc.client_secret_file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return os.Getenv("RESGUARDO_OIDC_CLIENT_SECRET"), nil
+}
+
+// RedirectURLFor is redirect_url, or the callback on the server's listen address.
+func (o *IdentityOIDC) RedirectURLFor(listen string) string {
+	if o.RedirectURL != "" {
+		return o.RedirectURL
+	}
+	return "http://" + listen + "/entrar/oidc/callback"
 }
 
 // IdentityLDAP is [identity.ldap]: bind authentication against LDAP or Active
@@ -63,6 +111,8 @@ func DefaultIdentity() Identity {
 		LDAP: IdentityLDAP{UserFilter: "(&(objectClass=user)(sAMAccountName=%s))", LoginAttribute: "sAMAccountName",
 			IDAttribute: "objectGUID", DisplayNameAttribute: "displayName", MailAttributes: []string{"mail"}, Groups: "memberof",
 			MemberOfAttribute: "memberOf", Timeout: Duration(10 * time.Second)},
+		OIDC: IdentityOIDC{Scopes: []string{"openid", "profile", "email"}, LoginClaim: "preferred_username", NameClaim: "name",
+			EmailClaim: "email", GroupsClaim: "groups", AutoCreate: true, Timeout: Duration(10 * time.Second)},
 	}
 }
 
@@ -104,6 +154,7 @@ func (id *Identity) validate(bad func(key, format string, a ...any)) {
 	if strings.TrimSpace(id.TOTPIssuer) == "" || strings.Contains(id.TOTPIssuer, ":") {
 		bad("identity.totp_issuer", "want a name without ':' (authenticator apps show it)")
 	}
+	id.OIDC.validate(bad)
 	l := &id.LDAP
 	if !l.Enabled() {
 		return
@@ -170,4 +221,77 @@ func (id *Identity) validate(bad func(key, format string, a ...any)) {
 	if time.Duration(l.Timeout) < time.Second || time.Duration(l.Timeout) > time.Minute {
 		bad("identity.ldap.timeout", "want 1s to 1m")
 	}
+}
+
+func (o *IdentityOIDC) validate(bad func(key, format string, a ...any)) {
+	if !o.Enabled() {
+		return
+	}
+	u, err := url.Parse(o.Issuer)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && loopback(u.Hostname()))) {
+		bad("identity.oidc.issuer", "want https://host/… (the provider's issuer URL), got %q", o.Issuer)
+	}
+	if o.ClientID == "" {
+		bad("identity.oidc.client_id", "the client id registered with the provider")
+	}
+	if o.ClientSecretFile == "" && os.Getenv("RESGUARDO_OIDC_CLIENT_SECRET") == "" {
+		bad("identity.oidc.client_secret_file", "the client secret: a file (0600), or $RESGUARDO_OIDC_CLIENT_SECRET (never in this file)")
+	} else if o.ClientSecretFile != "" {
+		if st, err := os.Stat(o.ClientSecretFile); err != nil {
+			bad("identity.oidc.client_secret_file", "%v", err)
+		} else if st.Mode().Perm()&0o077 != 0 {
+			bad("identity.oidc.client_secret_file", "%s is readable by group or others (mode %o): chmod 600 it", o.ClientSecretFile, st.Mode().Perm())
+		}
+	}
+	if o.RedirectURL != "" {
+		if r, err := url.Parse(o.RedirectURL); err != nil || r.Host == "" || (r.Scheme != "https" && r.Scheme != "http") ||
+			r.Path != "/entrar/oidc/callback" {
+			bad("identity.oidc.redirect_url", "want https://<this server>/entrar/oidc/callback, got %q", o.RedirectURL)
+		}
+	}
+	if !slices.Contains(o.Scopes, "openid") {
+		bad("identity.oidc.scopes", "must include \"openid\"")
+	}
+	for key, v := range map[string]string{"login_claim": o.LoginClaim, "name_claim": o.NameClaim, "email_claim": o.EmailClaim, "groups_claim": o.GroupsClaim} {
+		if strings.TrimSpace(v) == "" {
+			bad("identity.oidc."+key, "want a claim name")
+		}
+	}
+	for _, d := range o.AllowedDomains {
+		if d = strings.TrimPrefix(d, "@"); d == "" || !strings.Contains(d, ".") || strings.ContainsAny(d, "@ /") {
+			bad("identity.oidc.allowed_domains", "%q is not a domain", d)
+		}
+	}
+	if o.DefaultRole != "" && !slices.Contains(IdentityRoles, o.DefaultRole) {
+		bad("identity.oidc.default_role", "want one of %s, got %q", strings.Join(IdentityRoles, ", "), o.DefaultRole)
+	}
+	roles := make([]string, 0, len(o.Roles))
+	for r := range o.Roles {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		if !slices.Contains(IdentityRoles, r) {
+			bad("identity.oidc.roles."+r, "unknown role; want one of %s", strings.Join(IdentityRoles, ", "))
+		}
+	}
+	if len(o.Roles) == 0 && o.DefaultRole == "" {
+		bad("identity.oidc.roles", "map at least one group to a role, or set default_role")
+	}
+	if o.CAFile != "" {
+		if _, err := os.Stat(o.CAFile); err != nil {
+			bad("identity.oidc.ca_file", "%v", err)
+		}
+	}
+	if time.Duration(o.Timeout) < time.Second || time.Duration(o.Timeout) > time.Minute {
+		bad("identity.oidc.timeout", "want 1s to 1m")
+	}
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

@@ -90,3 +90,58 @@ auditor = ["no es un DN"]
 		t.Fatalf("problems\n got %s\nwant %s", strings.Join(probs, " "), strings.Join(want, " "))
 	}
 }
+
+func TestIdentityOIDCConfig(t *testing.T) {
+	t.Parallel()
+	secret := filepath.Join(t.TempDir(), "oidc.secret")
+	if err := os.WriteFile(secret, []byte("s3cr3to\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id, probs := parseIdentity(t, `[identity.oidc]
+name = "Llave Institucional"
+issuer = "https://idp.ejemplo.gob.mx/realms/gob"
+client_id = "resguardo"
+client_secret_file = "`+secret+`"
+scopes = ["openid", "profile", "email", "groups"]
+allowed_domains = ["ejemplo.gob.mx"]
+
+[identity.oidc.roles]
+auditor = ["OIC-Auditoria"]
+servidor_publico = ["personal"]
+`)
+	if len(probs) > 0 {
+		t.Fatalf("problems: %v", probs)
+	}
+	o := id.OIDC
+	if !o.Enabled() || !o.AutoCreate || o.LoginClaim != "preferred_username" || o.GroupsClaim != "groups" || o.TrustIdPMFA ||
+		o.RedirectURLFor("127.0.0.1:8025") != "http://127.0.0.1:8025/entrar/oidc/callback" {
+		t.Fatalf("%+v", o)
+	}
+	if s, err := o.ClientSecret(); err != nil || s != "s3cr3to" {
+		t.Fatalf("secret %q %v", s, err)
+	}
+	_, probs = parseIdentity(t, `[identity.oidc]
+issuer = "http://idp.ejemplo.gob.mx"
+client_secret_file = "/no/existe"
+redirect_url = "https://resguardo.ejemplo.gob.mx/otra"
+scopes = ["profile"]
+login_claim = ""
+allowed_domains = ["@"]
+default_role = "jefe"
+timeout = "0s"
+
+[identity.oidc.roles]
+jefe = ["x"]
+`)
+	want := []string{"identity.oidc.issuer", "identity.oidc.client_id", "identity.oidc.client_secret_file", "identity.oidc.redirect_url",
+		"identity.oidc.scopes", "identity.oidc.login_claim", "identity.oidc.allowed_domains", "identity.oidc.default_role",
+		"identity.oidc.roles.jefe", "identity.oidc.timeout"}
+	for _, k := range want {
+		if !slices.Contains(probs, k) {
+			t.Errorf("no problem reported for %s (got %v)", k, probs)
+		}
+	}
+	if _, probs = parseIdentity(t, "[identity.oidc]\nissuer = \"https://idp.ejemplo.gob.mx\"\nclient_id = \"r\"\nclient_secret_file = \""+secret+"\"\n"); !slices.Contains(probs, "identity.oidc.roles") {
+		t.Errorf("no roles: %v", probs)
+	}
+}

@@ -90,7 +90,7 @@ var (
 	ErrLastAdmin = newErr("last_admin",
 		"No se puede quitar, deshabilitar ni borrar al último administrador activo.", "The last enabled administrator cannot be removed, disabled or deleted.")
 	ErrDirectoryUser = newErr("directory_user",
-		"Este usuario se administra en el directorio institucional (LDAP).", "This user is managed in the institutional directory (LDAP).")
+		"Este usuario se administra en el directorio o proveedor de identidad institucional (LDAP, OpenID Connect).", "This user is managed in the institutional directory or identity provider (LDAP, OpenID Connect).")
 	ErrTOTPNotEnrolled = newErr("totp_not_enrolled",
 		"No hay un segundo factor configurado.", "No second factor is set up.")
 	ErrTOTPNoEnrolment = newErr("totp_no_enrolment",
@@ -101,6 +101,23 @@ var (
 		"Alcance de token desconocido o no permitido para este usuario.", "Unknown token scope, or one this user may not have.")
 	ErrInvalidExpiry = newErr("invalid_expiry",
 		"La fecha de vencimiento debe estar en el futuro.", "The expiry date must be in the future.")
+	ErrOIDCState = newErr("oidc_state",
+		"La respuesta del proveedor de identidad no corresponde a este navegador o ya se usó. Inicie sesión de nuevo.",
+		"The identity provider's answer does not belong to this browser or was already used. Please log in again.")
+	ErrOIDCExpired = newErr("oidc_expired",
+		"El inicio de sesión con el proveedor de identidad tardó demasiado. Inicie sesión de nuevo.",
+		"Logging in with the identity provider took too long. Please log in again.")
+	ErrOIDCDenied = newErr("oidc_denied",
+		"Se canceló el inicio de sesión en el proveedor de identidad (no se dio la autorización).",
+		"Login was cancelled at the identity provider (authorization was not given).")
+	ErrOIDCFailed = newErr("oidc_failed",
+		"No se pudo verificar la respuesta del proveedor de identidad. Intente de nuevo o consulte al administrador.",
+		"The identity provider's answer could not be verified. Try again or ask the administrator.")
+	ErrOIDCUnavailable = newErr("oidc_unavailable",
+		"El proveedor de identidad no responde. Intente más tarde.", "The identity provider does not answer. Try again later.")
+	ErrOIDCRefused = newErr("oidc_refused",
+		"Su cuenta del proveedor de identidad no tiene acceso a Resguardo. Consulte al administrador.",
+		"Your identity provider account has no access to Resguardo. Ask the administrator.")
 	ErrInvalidName = newErr("invalid_name",
 		"Escriba un nombre de hasta 200 caracteres.", "Type a name of up to 200 characters.")
 )

@@ -105,6 +105,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Session, *User,
 			return fail(cu.ID, MethodPassword, "disabled")
 		}
 		return s.loggedIn(ctx, req, toUser(cu), MethodPassword)
+	case err == nil && cu.Source == SourceOIDC:
+		// Accounts of the OpenID Connect provider have no password here.
+		s.burnDummy(ctx, req.Password)
+		return fail(cu.ID, MethodPassword, "external_account")
 	case err == nil && cu.Source == "ldap" || errors.Is(err, catalog.ErrNoUser) && s.opt.Directory != nil:
 		if s.opt.Directory == nil {
 			s.burnDummy(ctx, req.Password)
@@ -180,6 +184,11 @@ func (s *Service) burnDummy(ctx context.Context, password string) {
 // provision creates or updates the local account of a directory user: name,
 // addresses and roles come from the directory at every login.
 func (s *Service) provision(ctx context.Context, login string, du *DirectoryUser, cu catalog.User, exists bool) (*User, error) {
+	return s.provisionAs(ctx, "ldap", login, du, cu, exists)
+}
+
+// provisionAs is provision for accounts of source (ldap, oidc).
+func (s *Service) provisionAs(ctx context.Context, source, login string, du *DirectoryUser, cu catalog.User, exists bool) (*User, error) {
 	addrs, _ := normAddresses(slices.DeleteFunc(slices.Clone(du.Addresses), func(a string) bool { return NormalizeAddress(a) == "" }))
 	name := clip(strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -193,19 +202,19 @@ func (s *Service) provision(ctx context.Context, login string, du *DirectoryUser
 	}
 	now := s.now()
 	if !exists {
-		id, err := s.st.CreateUser(ctx, catalog.User{Login: login, DisplayName: name, Source: "ldap", ExternalID: ext,
+		id, err := s.st.CreateUser(ctx, catalog.User{Login: login, DisplayName: name, Source: source, ExternalID: ext,
 			Roles: roleStrings(du.Roles), Addresses: addrs, CreatedAt: now, UpdatedAt: now})
 		if errors.Is(err, catalog.ErrUserExists) {
 			// A concurrent first login of the same person made it a moment ago.
-			if cu, err = s.st.UserByLogin(ctx, login); err == nil && cu.Source == "ldap" {
-				return s.provision(ctx, login, du, cu, true)
+			if cu, err = s.st.UserByLogin(ctx, login); err == nil && cu.Source == source && (cu.ExternalID == "" || cu.ExternalID == ext) {
+				return s.provisionAs(ctx, source, login, du, cu, true)
 			}
 			return nil, ErrInvalidCredentials
 		}
 		if err != nil {
 			return nil, err
 		}
-		s.log.Info("directory user provisioned", "login", login, "dn", du.DN, "roles", du.Roles)
+		s.log.Info("directory user provisioned", "source", source, "login", login, "dn", du.DN, "id", du.ID, "roles", du.Roles)
 		return s.User(ctx, id)
 	}
 	cu.DisplayName, cu.ExternalID, cu.Roles, cu.Addresses, cu.UpdatedAt = name, ext, roleStrings(du.Roles), addrs, now
@@ -218,12 +227,26 @@ func (s *Service) provision(ctx context.Context, login string, du *DirectoryUser
 // loggedIn finishes a successful first factor: the account's failures are
 // forgotten and a new session replaces the form's.
 func (s *Service) loggedIn(ctx context.Context, req LoginRequest, u *User, method string) (*Session, *User, error) {
+	return s.loggedInWith(ctx, req, u, method, false, "")
+}
+
+// loggedInWith is loggedIn where mfa says a second factor was already checked
+// (by an identity provider), so the local TOTP step is skipped; detail is
+// added to the login-log row.
+func (s *Service) loggedInWith(ctx context.Context, req LoginRequest, u *User, method string, mfa bool, detail string) (*Session, *User, error) {
 	if err := s.st.DeleteThrottle(ctx, accountKey(u.Login)); err != nil {
 		return nil, nil, err
 	}
 	st := StateTOTPPending
-	if !u.TOTPEnabled {
+	switch {
+	case mfa && u.MustChangePassword:
+		st = StatePasswordOK
+	case mfa:
+		st = StateFull
+	case !u.TOTPEnabled:
 		st = stateAfterAuth(u)
+	}
+	if st != StateTOTPPending {
 		if err := s.st.TouchUserLogin(ctx, u.ID, s.now()); err != nil {
 			return nil, nil, err
 		}
@@ -232,7 +255,10 @@ func (s *Service) loggedIn(ctx context.Context, req LoginRequest, u *User, metho
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.event(ctx, u.Login, u.ID, req.Client, method, "ok", string(st)); err != nil {
+	if detail != "" {
+		detail = " " + detail
+	}
+	if err := s.event(ctx, u.Login, u.ID, req.Client, method, "ok", string(st)+detail); err != nil {
 		return nil, nil, err
 	}
 	return sess, u, nil

@@ -76,6 +76,7 @@ type Options struct {
 	Throttle  ThrottlePolicy
 	Sessions  SessionPolicy
 	Directory Directory // LDAP / Active Directory; nil: local accounts only
+	OIDC      *OIDC     // an OpenID Connect provider; nil: none
 	// MaxHashing bounds concurrent argon2id computations (64 MiB each with the
 	// defaults), so a burst of logins cannot exhaust memory; 4.
 	MaxHashing int
@@ -337,7 +338,7 @@ type UserUpdate struct {
 	Disabled    *bool
 }
 
-// UpdateUser applies up to account id. Directory (LDAP) accounts take their name,
+// UpdateUser applies up to account id. Directory (LDAP, OIDC) accounts take their name,
 // roles and addresses from the directory at every login: only Disabled may be
 // changed here (ErrDirectoryUser otherwise). Removing the administrador role
 // from, or disabling, the last enabled administrator is ErrLastAdmin. Disabling
@@ -347,7 +348,7 @@ func (s *Service) UpdateUser(ctx context.Context, id int64, up UserUpdate) (*Use
 	if err != nil {
 		return nil, mapStoreErr(err)
 	}
-	if c.Source == "ldap" && (up.DisplayName != nil || up.Roles != nil || up.Addresses != nil) {
+	if c.Source != "local" && (up.DisplayName != nil || up.Roles != nil || up.Addresses != nil) {
 		return nil, ErrDirectoryUser
 	}
 	if up.DisplayName != nil {

@@ -71,7 +71,7 @@ type Session struct {
 	ID            string
 	UserID        int64 // 0 for StateAnonymous
 	State         State
-	Method        string // local, ldap
+	Method        string // password, ldap, oidc (an anonymous session with oidc: a flow of BeginOIDC)
 	CreatedAt     time.Time
 	LastSeen      time.Time
 	ExpiresAt     time.Time // absolute timeout
@@ -169,6 +169,9 @@ func (s *Service) issue(ctx context.Context, userID int64, st State, method stri
 	switch st {
 	case StateAnonymous:
 		exp = now.Add(s.opt.Sessions.Anonymous)
+		if method == MethodOIDC && s.opt.OIDC != nil {
+			exp = now.Add(s.opt.OIDC.cfg.FlowTTL) // an OpenID Connect flow (BeginOIDC)
+		}
 	case StateTOTPPending:
 		exp = now.Add(s.opt.Sessions.Pending)
 	}

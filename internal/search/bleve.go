@@ -88,6 +88,7 @@ func indexMapping() (mapping.IndexMapping, error) {
 		parts(f + "_text")
 	}
 	kw("participant", false)
+	kw("reader", false) // the read rule's addresses: participant + Sender, Reply-To, envelope
 	kw("domain", false)
 	kw("sender_domain", false)
 	kw("filename_kw", false)
@@ -111,6 +112,26 @@ func indexMapping() (mapping.IndexMapping, error) {
 	im.DefaultMapping = dm
 	im.DefaultAnalyzer = analyzerText
 	return im, nil
+}
+
+// readerQuery matches messages where one of addrs is a participant of the read
+// rule ("reader"), or — for documents indexed before that field existed — From,
+// To, Cc or Bcc ("participant").
+func readerQuery(addrs []string) bquery.Query {
+	return bleve.NewDisjunctionQuery(anyTerm("reader", addrs), anyTerm("participant", addrs))
+}
+
+// NeedsReindex reports whether the index was created before the "reader"
+// field (Sender, Reply-To and envelope addresses of the participant
+// restriction): such an index ignores the field, so a restricted search finds
+// mail by From, To, Cc and Bcc only until `resguardo reindex` rebuilds it.
+func (b *Bleve) NeedsReindex() bool {
+	im, ok := b.idx.Mapping().(*mapping.IndexMappingImpl)
+	if !ok || im.DefaultMapping == nil {
+		return false
+	}
+	_, has := im.DefaultMapping.Properties["reader"]
+	return !has
 }
 
 // OpenBleve opens the index at dir, creating it when missing.
@@ -221,6 +242,20 @@ func fields(d Doc) map[string]any {
 		all, alldom = append(all, addrs...), append(alldom, doms...)
 	}
 	m["participant"], m["domain"] = all, alldom
+	readers := append([]string{}, all...)
+	for _, list := range [][]Address{d.Sender, d.ReplyTo} {
+		for _, a := range list {
+			if a.Address != "" {
+				readers = append(readers, strings.ToLower(a.Address))
+			}
+		}
+	}
+	for _, a := range d.Envelope {
+		if a != "" {
+			readers = append(readers, strings.ToLower(a))
+		}
+	}
+	m["reader"] = readers
 	if len(d.From) > 0 {
 		if ds := domains(strings.ToLower(d.From[0].Address)); len(ds) > 0 {
 			m["sender_domain"] = ds[0]
@@ -275,7 +310,7 @@ func (b *Bleve) Search(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 	if len(r.Participants) > 0 {
-		q = bleve.NewConjunctionQuery(q, anyTerm("participant", r.Participants))
+		q = bleve.NewConjunctionQuery(q, readerQuery(r.Participants))
 	}
 	limit := r.Limit
 	if limit <= 0 {
@@ -555,7 +590,7 @@ func (b *Bleve) Scan(ctx context.Context, r Request, fn func(Hit) error) error {
 		return err
 	}
 	if len(r.Participants) > 0 {
-		q = bleve.NewConjunctionQuery(q, anyTerm("participant", r.Participants))
+		q = bleve.NewConjunctionQuery(q, readerQuery(r.Participants))
 	}
 	var after []string
 	for {

@@ -31,12 +31,19 @@ type Doc struct {
 	To          []Address
 	Cc          []Address
 	Bcc         []Address
-	MessageID   string
-	Thread      int64
-	Size        int64
-	Channel     string
-	Malformed   bool
-	HasAttach   bool
+	// Sender, ReplyTo and Envelope (every reception's MAIL FROM and RCPT TO)
+	// are not searchable by field; with From, To, Cc and Bcc they make the
+	// read rule's participants (field "reader"), which Request.Participants
+	// restricts to, so that search finds what identity.AuthorizeRead lets open.
+	Sender    []Address
+	ReplyTo   []Address
+	Envelope  []string
+	MessageID string
+	Thread    int64
+	Size      int64
+	Channel   string
+	Malformed bool
+	HasAttach bool
 }
 
 // Address is a mailbox in a header field.
@@ -63,7 +70,10 @@ type Request struct {
 	Facets    bool // year, sender domain, has attachment
 	Highlight bool // snippets
 	// Participants, when set, restricts results to messages where one of these
-	// addresses is a participant (a servidor público sees only their own mail).
+	// addresses is a participant of the read rule — From, Sender, Reply-To, To,
+	// Cc, Bcc or an envelope address (a servidor público sees only their own
+	// mail). Indexes built before the "reader" field existed match From, To,
+	// Cc and Bcc only, until `resguardo reindex` (Bleve.NeedsReindex).
 	Participants []string
 }
 

@@ -160,6 +160,42 @@ func (ix *Indexer) build(ctx context.Context, recs []*catalog.Record, logger *sl
 	return docs, nil
 }
 
+// ReceptionSource is implemented by sources that can list a record's
+// receptions (the catalog): their envelope addresses join the read rule's
+// participants in the index ("reader").
+type ReceptionSource interface {
+	Receptions(ctx context.Context, seq int64) ([]catalog.Reception, error)
+}
+
+// envelope returns the MAIL FROM and RCPT TO addresses of a record's
+// receptions (none for imported mail, or when the source cannot list them).
+func (ix *Indexer) envelope(ctx context.Context, r *catalog.Record, logger *slog.Logger) []string {
+	rs, ok := ix.Src.(ReceptionSource)
+	if !ok {
+		return nil
+	}
+	recps, err := rs.Receptions(ctx, r.Seq)
+	if err != nil {
+		logger.Warn("receptions not read for the index", "record", r.SHA256[:16], "err", err)
+		return nil
+	}
+	var out []string
+	for _, rc := range recps {
+		var e struct {
+			MailFrom string   `json:"mail_from"`
+			RcptTo   []string `json:"rcpt_to"`
+		}
+		if json.Unmarshal([]byte(rc.Envelope), &e) != nil {
+			continue
+		}
+		if e.MailFrom != "" {
+			out = append(out, e.MailFrom)
+		}
+		out = append(out, e.RcptTo...)
+	}
+	return out
+}
+
 // recordMeta is the part of the metadata document the index uses.
 type recordMeta struct {
 	MessageID   string    `json:"message_id"`
@@ -170,6 +206,8 @@ type recordMeta struct {
 	To          []Address `json:"to"`
 	Cc          []Address `json:"cc"`
 	Bcc         []Address `json:"bcc"`
+	Sender      []Address `json:"sender"`
+	ReplyTo     []Address `json:"reply_to"`
 	Attachments []struct {
 		Filename string `json:"filename"`
 	} `json:"attachments"`
@@ -211,7 +249,8 @@ func NormalizeSubject(s string) string {
 
 func (ix *Indexer) doc(ctx context.Context, r *catalog.Record, m recordMeta, raw []byte, logger *slog.Logger) Doc {
 	d := Doc{ID: r.SHA256, Date: r.Date, ArchivedAt: r.ArchivedAt, Subject: m.Subject, From: m.From, To: m.To, Cc: m.Cc,
-		Bcc: m.Bcc, MessageID: m.MessageID, Size: r.Size, Channel: r.Channel, Malformed: r.Malformed}
+		Bcc: m.Bcc, Sender: m.Sender, ReplyTo: m.ReplyTo, MessageID: m.MessageID, Size: r.Size, Channel: r.Channel, Malformed: r.Malformed}
+	d.Envelope = ix.envelope(ctx, r, logger)
 	msg := message.Parse(raw, message.Limits{})
 	var plain, html []string
 	var att []string

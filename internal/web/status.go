@@ -112,6 +112,13 @@ func lang(r *http.Request) i18n.Lang {
 	if l := r.URL.Query().Get("lang"); l != "" {
 		return i18n.Detect(l, func(string) string { return "" })
 	}
+	// The web application's choice, remembered in its lang cookie.
+	if c, err := r.Cookie("lang"); err == nil {
+		if c.Value == "en" {
+			return i18n.EN
+		}
+		return i18n.ES
+	}
 	if al := r.Header.Get("Accept-Language"); strings.HasPrefix(strings.ToLower(al), "en") {
 		return i18n.EN
 	}

@@ -194,7 +194,7 @@ func (a *App) userForm(ctx context.Context, q *req, u *identity.User) (*userForm
 		return nil, err
 	}
 	f := &userForm{ID: strconv.FormatInt(u.ID, 10), Login: u.Login, Name: u.DisplayName, Addresses: strings.Join(u.Addresses, "\n"),
-		Roles: a.roleOptions(q, u.Roles), Disabled: u.Disabled, Directory: u.Source == "ldap", IsLocal: u.Source != "ldap",
+		Roles: a.roleOptions(q, u.Roles), Disabled: u.Disabled, Directory: u.Source != "local", IsLocal: u.Source == "local",
 		Locked: locked > 0, TOTP: u.TOTPEnabled}
 	f.Tokens, f.Back = a.tokenRows(q, ts, map[int64]string{u.ID: u.Login}), "/admin/usuarios/"+f.ID
 	return f, nil
@@ -231,7 +231,7 @@ func (a *App) adminUpdateUser(w http.ResponseWriter, r *http.Request, q *req) {
 	if disabled != u.Disabled {
 		change = append(change, "disabled:"+strconv.FormatBool(disabled))
 	}
-	if u.Source != "ldap" {
+	if u.Source == "local" {
 		name := r.PostFormValue("nombre")
 		roles := formRoles(r)
 		addrs := addressList(r.PostFormValue("direcciones"))

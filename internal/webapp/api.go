@@ -40,6 +40,7 @@ func (a *App) apiRoutes() []apiRoute {
 		{"GET /api/v1/me", a.api("", a.apiMe)},
 		{"POST /api/v1/justification", a.api("", a.apiJustify)},
 		{"GET /api/v1/search", a.api(identity.ScopeSearch, a.apiSearch)},
+		{"POST /api/v1/export", a.api(identity.ScopeExport, a.apiExport)},
 		{"GET /api/v1/messages/{id}", a.api(identity.ScopeRead, a.apiMessage)},
 		{"GET /api/v1/messages/{id}/raw", a.api(identity.ScopeRead, a.apiRaw)},
 		{"GET /api/v1/messages/{id}/attachments/{part}", a.api(identity.ScopeRead, a.apiAttachment)},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/resguardo/resguardo/internal/constancia"
 	"github.com/resguardo/resguardo/internal/message"
+	"github.com/resguardo/resguardo/internal/search"
 )
 
 // API search and message endpoints: the same services as /buscar and
@@ -29,6 +30,43 @@ type apiSearchResult struct {
 	Restricted bool     `json:"restricted"`   // only messages where one of the user's addresses participates
 	NoAddress  bool     `json:"no_addresses"` // restricted, and the account has no address: nothing was searched
 	Hits       []apiHit `json:"hits"`
+	// Facets count every result (within the restriction) by year, sender
+	// domain and attachment; each bucket's query is the term that refines the
+	// search to it. Empty when facets_skipped (more than 100,000 results).
+	Facets        map[string][]apiFacet `json:"facets"`
+	FacetsSkipped bool                  `json:"facets_skipped"`
+}
+
+type apiFacet struct {
+	Term  string `json:"term"`
+	Count int    `json:"count"`
+	Query string `json:"query"` // in the query language: year:2025, from:@dominio, has:attachment
+}
+
+// apiFacets renders the index's facets for the API (has_attachment's terms
+// as "true" and "false").
+func apiFacets(facets map[string][]search.FacetCount) map[string][]apiFacet {
+	out := map[string][]apiFacet{}
+	for _, fo := range facetOrder {
+		list := []apiFacet{}
+		for _, c := range facets[fo.name] {
+			f := apiFacet{Term: c.Term, Count: c.Count}
+			switch fo.name {
+			case "year":
+				f.Query = "year:" + c.Term
+			case "sender_domain":
+				f.Query = "from:" + value("@"+c.Term)
+			case "has_attachment":
+				f.Term, f.Query = "true", "has:attachment"
+				if c.Term != "T" {
+					f.Term, f.Query = "false", "-has:attachment"
+				}
+			}
+			list = append(list, f)
+		}
+		out[fo.name] = list
+	}
+	return out
 }
 
 type apiHit struct {
@@ -77,7 +115,8 @@ func (a *App) apiSearch(w http.ResponseWriter, r *http.Request, q *apiReq) {
 		return
 	}
 	out := apiSearchResult{Query: res.canonical, Total: res.total, Page: page, Size: size,
-		Restricted: res.restricted, NoAddress: res.noAddress, Hits: []apiHit{}}
+		Restricted: res.restricted, NoAddress: res.noAddress, Hits: []apiHit{},
+		Facets: apiFacets(res.facets), FacetsSkipped: res.facetsSkipped}
 	for _, h := range res.hits {
 		x := apiHit{ID: h.ID, Date: optTime(h.Date), From: h.From, Subject: h.Subject, Snippets: []string{},
 			Href: apiPrefix + "/messages/" + h.ID}

@@ -32,6 +32,7 @@ import (
 	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/catalog"
 	"github.com/resguardo/resguardo/internal/constancia"
+	"github.com/resguardo/resguardo/internal/export"
 	"github.com/resguardo/resguardo/internal/i18n"
 	"github.com/resguardo/resguardo/internal/identity"
 	"github.com/resguardo/resguardo/internal/search"
@@ -65,6 +66,16 @@ type Options struct {
 	// Constancia builds a record's constancia (nil: no download links).
 	// archive.ErrPending when its checkpoint is not timestamped yet.
 	Constancia func(ctx context.Context, r *catalog.Record) (*Constancia, error)
+	// Thread returns the ids of the other records of a record's conversation,
+	// oldest first, at most limit (nil: no thread view). The message page
+	// applies the read rule to each (thread.go).
+	Thread func(ctx context.Context, id string, limit int) ([]string, error)
+	// Export writes the export package of ids, in order, to path (a new file),
+	// as `resguardo export` does, and its access entry (nil: no export;
+	// export.go).
+	Export func(ctx context.Context, path string, ids []string, req ExportRequest) (*export.Result, error)
+	// MaxExport bounds the messages of one export from the web (0: MaxExport).
+	MaxExport int
 	// TLS: the application is served over HTTPS (the session cookie is then
 	// __Host- prefixed and Secure).
 	TLS    bool
@@ -100,6 +111,9 @@ func New(opt Options) (*App, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opt.MaxExport <= 0 {
+		opt.MaxExport = MaxExport
+	}
 	if opt.TZ == nil {
 		tz, err := time.LoadLocation("America/Mexico_City")
 		if err != nil {
@@ -119,6 +133,8 @@ func New(opt Options) (*App, error) {
 	a.mux.Handle("GET /estatico/", http.StripPrefix("/estatico/", http.FileServerFS(static)))
 	a.mux.HandleFunc("GET /entrar", a.loginForm)
 	a.mux.HandleFunc("POST /entrar", a.login)
+	a.mux.HandleFunc("GET /entrar/oidc", a.oidcStart)             // OpenID Connect (oidc.go)
+	a.mux.HandleFunc("GET /entrar/oidc/callback", a.oidcCallback) //
 	a.mux.HandleFunc("GET /entrar/codigo", a.withSession(a.codeForm))
 	a.mux.HandleFunc("POST /entrar/codigo", a.withSession(a.code))
 	a.mux.HandleFunc("GET /cuenta/contrasena", a.withSession(a.passwordForm))
@@ -130,6 +146,7 @@ func New(opt Options) (*App, error) {
 	a.mux.HandleFunc("POST /salir/todos", a.withSession(a.logoutEverywhere))
 	a.mux.HandleFunc("GET /buscar", a.full(a.search))
 	a.mux.HandleFunc("POST /justificacion", a.full(a.justify))
+	a.mux.HandleFunc("POST /buscar/exportar", a.full(a.exportPage)) // export.go
 	a.mux.HandleFunc("GET /mensaje/{id}", a.full(a.message))
 	a.mux.HandleFunc("GET /mensaje/{id}/cuerpo.html", a.full(a.body))
 	a.mux.HandleFunc("GET /mensaje/{id}/adjunto/{path}", a.full(a.attachment))

@@ -85,7 +85,8 @@ func (f *fakeArchive) add(t *testing.T, idx search.Index, raw string) string {
 		body = string(d)
 	}
 	if err := idx.Index(context.Background(), []search.Doc{{ID: id, Date: m.Date, Subject: m.Subject, Body: body,
-		From: conv(m.From), To: conv(m.To), Cc: conv(m.Cc), MessageID: m.MessageID, Size: int64(len(b))}}); err != nil {
+		From: conv(m.From), To: conv(m.To), Cc: conv(m.Cc), Sender: conv(m.Sender), ReplyTo: conv(m.ReplyTo),
+		MessageID: m.MessageID, Size: int64(len(b)), HasAttach: len(parts) > 0}}); err != nil {
 		t.Fatal(err)
 	}
 	return id
@@ -116,6 +117,9 @@ type env struct {
 	xssID, betoID string
 	cat           *catalog.SQLite // the identity store; also holds the fixture records and access log (ops_test.go)
 	dash          *clock          // the dashboard's clock (Operations.Now)
+	idx           *search.Bleve
+	threads       map[string][]string // conversations, by id (Options.Thread; search_export_test.go)
+	pending       map[string]bool     // records whose constancia is pending (Options.Export)
 }
 
 func newEnv(t *testing.T) *env {
@@ -147,7 +151,8 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { idx.Close() })
 	arc := &fakeArchive{recs: map[string]*catalog.Record{}, raw: map[string][]byte{}, arrival: map[string][]constancia.Arrival{}}
-	e := &env{ids: ids, arc: arc, clk: clk, cat: cat, dash: &clock{t: clk.now()}}
+	e := &env{ids: ids, arc: arc, clk: clk, cat: cat, dash: &clock{t: clk.now()}, idx: idx,
+		threads: map[string][]string{}, pending: map[string]bool{}}
 	e.xssID = arc.add(t, idx, msgXSS)
 	e.betoID = arc.add(t, idx, msgBeto)
 	arc.arrival[e.xssID] = []constancia.Arrival{{Channel: "mx", ReceivedAt: "2026-03-02T16:00:00Z", MailFrom: "ana@ejemplo.gob.mx",
@@ -175,7 +180,9 @@ func newEnv(t *testing.T) *env {
 		Constancia: func(_ context.Context, r *catalog.Record) (*Constancia, error) {
 			return &Constancia{JSON: []byte(`{"record":"` + r.SHA256 + `"}`), P7S: []byte("p7s"), PDF: []byte("%PDF-1.7")}, nil
 		},
-		Ops: e.ops(),
+		Ops:    e.ops(),
+		Thread: e.thread,
+		Export: e.export(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -406,7 +413,7 @@ func TestXSSInert(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser(t)
 	b.login("ana", goodPW)
-	for _, path := range []string{"/mensaje/" + e.xssID, "/buscar?q=contrato"} {
+	for _, path := range []string{"/mensaje/" + e.xssID, "/mensaje/" + e.xssID + "?ver=texto", "/buscar?q=contrato"} {
 		r := b.get(path)
 		if r.code != 200 {
 			t.Fatalf("%s: %d", path, r.code)
@@ -422,11 +429,15 @@ func TestXSSInert(t *testing.T) {
 		t.Fatalf("snippet not escaped exactly once:\n%s", r)
 	}
 	page := b.get("/mensaje/" + e.xssID).body
-	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;script&gt;alert(4)&lt;/script&gt;", "&lt;script&gt;alert(5)&lt;/script&gt;",
+	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;script&gt;alert(4)&lt;/script&gt;",
 		"&lt;script&gt;alert(7)&lt;/script&gt;", `sandbox title=`, `class="badge ok"><span>SPF</span>`, "/constancia/json"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("message page lacks %q", want)
 		}
+	}
+	// The plain-text alternative (?ver=texto), escaped, without the frame.
+	if txt := b.get("/mensaje/" + e.xssID + "?ver=texto").body; !strings.Contains(txt, "&lt;script&gt;alert(5)&lt;/script&gt;") || strings.Contains(txt, "<iframe") {
+		t.Errorf("plain-text view:\n%s", txt)
 	}
 	body := b.get("/mensaje/" + e.xssID + "/cuerpo.html")
 	if body.h.Get("Content-Security-Policy") != BodyCSP || !strings.Contains(BodyCSP, "img-src 'none'") || !strings.Contains(body.body, "contrato") {

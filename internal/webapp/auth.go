@@ -25,7 +25,9 @@ func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
 		a.setSession(w, sess)
 	}
 	q := &req{sess: sess, lang: langOf(r)}
-	a.render(w, http.StatusOK, "login", q.page("login.title"))
+	p := q.page("login.title")
+	p.Data = a.loginData()
+	a.render(w, http.StatusOK, "login", p)
 }
 
 // login checks the form's CSRF token (of the anonymous session), then the
@@ -51,6 +53,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		q := &req{sess: sess, lang: langOf(r)}
 		p := q.page("login.title")
 		p.Error = a.errText(q, err)
+		p.Data = a.loginData()
 		// The login attempt may have deleted the form's session: start another.
 		if _, _, err := a.opt.Identity.Session(ctx, id); err != nil {
 			if ns, err := a.opt.Identity.StartAnonymous(ctx, clientOf(r)); err == nil {

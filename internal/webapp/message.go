@@ -56,6 +56,12 @@ type messageData struct {
 	Attachments             []attachment
 	Arrivals                [][]badge
 	Certify                 bool
+	// View is the body shown when the message has both: "html" (the
+	// sandboxed iframe, by default) or "texto" (?ver=texto, the text/plain
+	// alternative); Both: it has both, so the page offers the other.
+	View   string
+	Both   bool
+	Thread []threadItem // the conversation, when the message is not alone
 }
 
 // message shows a message: headers, the plain-text body (escaped), the HTML
@@ -70,10 +76,19 @@ func (a *App) message(w http.ResponseWriter, r *http.Request, q *req) {
 	pr := printer(q.lang)
 	d := messageData{ID: v.rec.SHA256, Subject: v.meta.Subject, Size: pr.Bytes(v.rec.Size), Malformed: v.rec.Malformed,
 		From: addrs(v.meta.From), To: addrs(v.meta.To), Cc: addrs(v.meta.Cc),
-		Text: v.text, HasText: v.hasText, HasHTML: v.hasHTML, Certify: v.certify, Date: "—"}
-	if !v.rec.Date.IsZero() {
-		d.Date = v.rec.Date.In(a.opt.TZ).Format("2006-01-02 15:04 MST")
+		Text: v.text, HasText: v.hasText, HasHTML: v.hasHTML, Certify: v.certify, Date: a.when(q.lang, v.rec.Date)}
+	d.Both = v.hasText && v.hasHTML
+	switch {
+	case d.Both && r.URL.Query().Get("ver") == "texto", !v.hasHTML:
+		d.View = "texto"
+	default:
+		d.View = "html"
 	}
+	thread, err := a.threadOf(r.Context(), q.who(), v.readable, func(rd *readable) string { return a.when(q.lang, rd.rec.Date) })
+	if err != nil {
+		a.opt.Logger.Warn("thread not listed", "record", v.rec.SHA256[:16], "err", err)
+	}
+	d.Thread = thread
 	for _, at := range v.attachments {
 		name := at.Filename
 		if name == "" {

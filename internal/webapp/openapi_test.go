@@ -164,7 +164,7 @@ func TestOpenAPISchemas(t *testing.T) {
 		"SearchResult": apiSearchResult{}, "Hit": apiHit{}, "Message": apiMessage{}, "Attachment": apiAttachment{},
 		"Me": apiMe{}, "Role": apiRole{}, "Justification": apiJustification{}, "JustificationRequest": apiJustifyRequest{},
 		"Token": apiToken{}, "TokenList": apiTokenList{}, "NewToken": apiNewToken{}, "CreatedToken": apiCreatedToken{},
-		"Status": web.Status{}, "Error": apiErrorBody{},
+		"Status": web.Status{}, "Error": apiErrorBody{}, "Facet": apiFacet{}, "ExportRequest": apiExportRequest{},
 	} {
 		b, _ := json.Marshal(v)
 		var got map[string]any

@@ -6,11 +6,14 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/resguardo/resguardo/internal/i18n"
 	"github.com/resguardo/resguardo/internal/identity"
+	"github.com/resguardo/resguardo/internal/search"
 	"github.com/resguardo/resguardo/internal/search/query"
 )
 
@@ -30,6 +33,20 @@ func formOf(v url.Values) form {
 	f.Page, _ = strconv.Atoi(v.Get("pagina"))
 	f.Page = max(f.Page, 1)
 	return f
+}
+
+// values is the form as URL parameters (empty fields left out).
+func (f form) values() url.Values {
+	v := url.Values{}
+	for _, kv := range [][2]string{{"q", f.Q}, {"de", f.From}, {"para", f.To}, {"desde", f.Since}, {"hasta", f.Until}, {"palabras", f.Words}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	if f.Attach {
+		v.Set("adjuntos", "1")
+	}
+	return v
 }
 
 func (f form) empty() bool {
@@ -96,6 +113,75 @@ type searchData struct {
 	Syntax     string // a query syntax error with its caret
 	Restricted bool   // results limited to the user's own addresses
 	NoAddress  bool
+	Facets     []facetGroup
+	// FacetsSkipped: more than search.MaxFacetResults results, not counted.
+	FacetsSkipped bool
+	// Export: the user may export this result set (PermExport, at most
+	// MaxExport results); TooMany: there are more than MaxExport.
+	Export, TooMany bool
+	MaxExport       string
+	ExportForm      url.Values // the form's fields, as hidden inputs of the export form
+}
+
+// facetGroup is one facet of the results: links that refine the query.
+type facetGroup struct {
+	ID, Title string
+	Links     []facetLink
+}
+
+type facetLink struct {
+	Label, Href string
+	Count       int
+}
+
+// facetOrder is the order of the facets on the page, with their title keys.
+var facetOrder = []struct{ name, title string }{
+	{"year", "facet.year"}, {"sender_domain", "facet.domain"}, {"has_attachment", "facet.attach"},
+}
+
+// facetGroups turns the index's facet counts into links: each adds its term
+// in the query language to the query box (year:2025, from:@dominio,
+// has:attachment, -has:attachment), so the refined search keeps the
+// participant restriction and is logged like any other.
+func facetGroups(l i18n.Lang, f form, base url.Values, facets map[string][]search.FacetCount) []facetGroup {
+	var out []facetGroup
+	for _, fo := range facetOrder {
+		list := slices.Clone(facets[fo.name])
+		if len(list) == 0 {
+			continue
+		}
+		if fo.name == "year" {
+			slices.SortFunc(list, func(a, b search.FacetCount) int { return strings.Compare(b.Term, a.Term) })
+		}
+		g := facetGroup{ID: "faceta-" + strings.ReplaceAll(fo.name, "_", "-"), Title: text(l, fo.title)}
+		for _, c := range list {
+			label, term := c.Term, ""
+			switch fo.name {
+			case "year":
+				term = "year:" + c.Term
+			case "sender_domain":
+				term = "from:" + value("@"+c.Term)
+			case "has_attachment":
+				if c.Term == "T" {
+					label, term = text(l, "facet.with"), "has:attachment"
+				} else {
+					label, term = text(l, "facet.without"), "-has:attachment"
+				}
+			}
+			v := url.Values{}
+			for k, vs := range base {
+				v[k] = slices.Clone(vs)
+			}
+			v.Del("pagina")
+			if box := strings.TrimSpace(f.Q); box != "" {
+				term = "(" + box + ") " + term
+			}
+			v.Set("q", term)
+			g.Links = append(g.Links, facetLink{Label: label, Href: "/buscar?" + v.Encode(), Count: c.Count})
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // search runs the form's query (runSearch: the participant restriction, the
@@ -140,11 +226,15 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, q *req) {
 		return
 	}
 	d.Searched, d.NoAddress, d.Total = true, res.noAddress, res.total
+	d.Facets = facetGroups(q.lang, f, r.URL.Query(), res.facets)
+	d.FacetsSkipped = res.facetsSkipped
+	if a.opt.Export != nil && q.user.Can(identity.PermExport) && res.total > 0 {
+		limit := uint64(a.opt.MaxExport)
+		d.Export, d.TooMany = res.total <= limit, res.total > limit
+		d.MaxExport, d.ExportForm = printer(q.lang).Int(int64(limit)), f.values()
+	}
 	for _, h := range res.hits {
-		x := hit{ID: h.ID, From: h.From, Subject: h.Subject, Date: "—"}
-		if !h.Date.IsZero() {
-			x.Date = h.Date.In(a.opt.TZ).Format("2006-01-02 15:04")
-		}
+		x := hit{ID: h.ID, From: h.From, Subject: h.Subject, Date: a.when(q.lang, h.Date)}
 		for i, s := range h.Snippets {
 			if i == 2 {
 				break

@@ -25,6 +25,10 @@ type searchResult struct {
 	hits       []search.Hit
 	restricted bool // limited to messages where one of the user's addresses participates
 	noAddress  bool // restricted, and the account has no address: nothing was searched
+	// facets: counts by year, sender domain and attachment over every result
+	// (within the restriction); facetsSkipped when there are too many results.
+	facets        map[string][]search.FacetCount
+	facetsSkipped bool
 }
 
 // needsJustification reports whether u must give a justification before
@@ -33,7 +37,10 @@ func needsJustification(u who) bool { return u.user.ReadsOthersMail() && !u.just
 
 // runSearch runs a search for u and writes its access entry. Accounts whose
 // roles do not read others' mail search only messages in which one of their
-// addresses is From, To, Cc or Bcc (the restriction is part of the index query,
+// addresses is a participant of the read rule — From, Sender, Reply-To, To, Cc,
+// Bcc or an envelope address, as identity.AuthorizeRead counts them; indexes
+// older than that field match From, To, Cc and Bcc only until reindexed (the
+// restriction is part of the index query,
 // so totals and pages are right, and of the logged query); an account with no
 // address finds nothing. Errors: identity.ErrJustificationRequired,
 // *query.SyntaxError, or an internal error (the index, or an access entry that
@@ -46,7 +53,7 @@ func (a *App) runSearch(ctx context.Context, u who, sq searchQuery) (*searchResu
 	if err != nil {
 		return nil, err
 	}
-	sr := search.Request{Query: n, Sort: search.SortDate, Offset: (sq.page - 1) * sq.size, Limit: sq.size, Highlight: true}
+	sr := search.Request{Query: n, Sort: search.SortDate, Offset: (sq.page - 1) * sq.size, Limit: sq.size, Highlight: true, Facets: true}
 	res := &searchResult{canonical: query.String(n), restricted: !u.user.ReadsOthersMail()}
 	if res.restricted {
 		if len(u.user.Addresses) == 0 {
@@ -70,6 +77,6 @@ func (a *App) runSearch(ctx context.Context, u who, sq searchQuery) (*searchResu
 		Results: int64(r.Total), Records: shown, Justification: u.just.Text}); err != nil {
 		return nil, fmt.Errorf("search not logged: %w", err)
 	}
-	res.total, res.hits = r.Total, r.Hits
+	res.total, res.hits, res.facets, res.facetsSkipped = r.Total, r.Hits, r.Facets, r.FacetsSkipped
 	return res, nil
 }
