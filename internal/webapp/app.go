@@ -328,6 +328,11 @@ func (q *req) page(title string) *page {
 func (a *App) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
 	l := langOf(r)
 	p := &page{Lang: l, Title: text(l, "error.title")}
+	// A logged-in person keeps the header (navigation, logout) and is sent
+	// back home, not to the login page.
+	if sess, u, err := a.opt.Identity.Session(r.Context(), identity.SessionIDFromRequest(r, a.opt.TLS)); err == nil && u != nil && sess.LoggedIn() {
+		p.User, p.CSRF = u, sess.CSRF
+	}
 	var ie *identity.Error
 	switch {
 	case errors.As(err, &ie):

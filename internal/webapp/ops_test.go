@@ -199,6 +199,11 @@ func TestPermissions(t *testing.T) {
 	lacks(t, "olga's header", page, `href="/admin/usuarios"`)
 	page = root.get("/inicio").body
 	contains(t, "root's header", page, `href="/auditoria/accesos"`, `href="/admin/usuarios"`, `href="/admin/sistema"`)
+	// A refused page keeps the logged-in header and sends the person home,
+	// not to the login page.
+	denied := ana.get("/admin/usuarios")
+	contains(t, "ana's 403 page", denied.body, `href="/inicio"`, `action="/salir"`, "Volver al inicio")
+	lacks(t, "ana's 403 page", denied.body, "Ir a la página de inicio de sesión")
 }
 
 // TestCSRFOnOpsForms: every POST of the administration pages needs the

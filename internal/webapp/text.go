@@ -43,6 +43,7 @@ var messages = map[string][2]string{
 	"error.notfound":    {"No existe esa página o ese mensaje.", "No such page or message."},
 	"error.internal":    {"Ocurrió un error interno. Intente de nuevo.", "An internal error occurred. Please try again."},
 	"error.back":        {"Ir a la página de inicio de sesión", "Go to the login page"},
+	"error.home":        {"Volver al inicio", "Back to the home page"},
 	"login.title":       {"Iniciar sesión", "Log in"},
 	"login.user":        {"Usuario", "Login"},
 	"login.password":    {"Contraseña", "Password"},
