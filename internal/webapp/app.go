@@ -10,10 +10,11 @@
 //
 // Pages are server-rendered html/template with embedded assets, work without
 // JavaScript, and are served under a strict Content-Security-Policy (no inline
-// script or style, nothing from other origins). Mail bodies in HTML are shown
-// only inside a sandboxed iframe served from their own route under a CSP that
-// forbids scripts and remote content, so mail content never runs in the app's
-// origin. docs/WEB.md describes the pages and the security measures.
+// script or style, nothing from other origins). Mail bodies in HTML are
+// sanitized to an allowlist of mail markup (sanitize.go) and shown only inside
+// a sandboxed iframe served from their own route under a CSP that forbids
+// scripts and remote content, so mail content never runs in the app's origin.
+// docs/WEB.md describes the pages and the security measures.
 package webapp
 
 import (
@@ -90,6 +91,7 @@ type App struct {
 	opt   Options
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	san   *sanitizer // the HTML body's (sanitize.go)
 
 	mu    sync.Mutex
 	enrol map[string]pendingEnrolment // by session id: the QR code of a TOTP enrolment in progress
@@ -121,7 +123,7 @@ func New(opt Options) (*App, error) {
 		}
 		opt.TZ = tz
 	}
-	a := &App{opt: opt, mux: http.NewServeMux(), pages: map[string]*template.Template{}, enrol: map[string]pendingEnrolment{}}
+	a := &App{opt: opt, mux: http.NewServeMux(), pages: map[string]*template.Template{}, san: newSanitizer(), enrol: map[string]pendingEnrolment{}}
 	for _, name := range pageNames {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -167,9 +169,17 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // BodyCSP is the Content-Security-Policy of a message's HTML body: no script,
-// no image or other remote content, inline styles only, and a sandbox (also
-// set on the iframe) without scripts or the app's origin.
-const BodyCSP = "default-src 'none'; img-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
+// nothing remote, images only from data: URLs (the message's own cid: images,
+// which the sanitizer embeds), inline styles only, and a sandbox (also set on
+// the iframe) without scripts or the app's origin.
+//
+// Not img-src 'self': the sandboxed frame has an opaque origin, so its image
+// requests are cross-site — the SameSite=Strict session cookie is not sent and
+// Cross-Origin-Resource-Policy: same-origin refuses the answer — and a route
+// serving the images would have to be opened to other origins without a
+// session. Embedding them keeps them under the body's own read rule and
+// access entry.
+const BodyCSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'; sandbox"
 
 // ServeHTTP sets the security headers and dispatches.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {

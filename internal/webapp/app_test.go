@@ -440,8 +440,14 @@ func TestXSSInert(t *testing.T) {
 		t.Errorf("plain-text view:\n%s", txt)
 	}
 	body := b.get("/mensaje/" + e.xssID + "/cuerpo.html")
-	if body.h.Get("Content-Security-Policy") != BodyCSP || !strings.Contains(BodyCSP, "img-src 'none'") || !strings.Contains(body.body, "contrato") {
+	// The body is sanitized (sanitize.go) and served under a CSP that loads no
+	// image but data: ones (the message's own, embedded).
+	if body.h.Get("Content-Security-Policy") != BodyCSP || !strings.Contains(BodyCSP, "img-src data:;") || !strings.Contains(body.body, "contrato") {
 		t.Fatalf("HTML body CSP %q", body.h.Get("Content-Security-Policy"))
+	}
+	if strings.Contains(body.body, "<script") || strings.Contains(body.body, "alert(6)") || strings.Contains(body.body, "malo.example") ||
+		!strings.Contains(body.body, `class="remota"`) {
+		t.Fatalf("HTML body not sanitized:\n%s", body.body)
 	}
 	att := b.get("/mensaje/" + e.xssID + "/adjunto/2")
 	if att.code != 200 || att.h.Get("Content-Type") != "application/octet-stream" || att.h.Get("X-Content-Type-Options") != "nosniff" {

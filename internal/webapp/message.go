@@ -2,6 +2,7 @@ package webapp
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -62,6 +63,8 @@ type messageData struct {
 	View   string
 	Both   bool
 	Thread []threadItem // the conversation, when the message is not alone
+	// Remote says how many remote images the HTML view blocked ("" when none).
+	Remote string
 }
 
 // message shows a message: headers, the plain-text body (escaped), the HTML
@@ -83,6 +86,12 @@ func (a *App) message(w http.ResponseWriter, r *http.Request, q *req) {
 		d.View = "texto"
 	default:
 		d.View = "html"
+		switch n := a.remoteImages(v); {
+		case n == 1:
+			d.Remote = text(q.lang, "message.remote.one")
+		case n > 1:
+			d.Remote = fmt.Sprintf(text(q.lang, "message.remote"), pr.Int(int64(n)))
+		}
 	}
 	thread, err := a.threadOf(r.Context(), q.who(), v.readable, func(rd *readable) string { return a.when(q.lang, rd.rec.Date) })
 	if err != nil {
@@ -158,8 +167,9 @@ func badges(q *req, ar constancia.Arrival) []badge {
 	return out
 }
 
-// body serves a message's HTML body for the sandboxed iframe of the message
-// page, under BodyCSP: no script, no remote content, not even images.
+// body serves a message's HTML body, sanitized, for the sandboxed iframe of
+// the message page, under BodyCSP: no script, no remote content, images only
+// the message's own (embedded). The app's headers (nosniff among them) stay.
 func (a *App) body(w http.ResponseWriter, r *http.Request, q *req) {
 	html, err := a.htmlBody(r.Context(), q.who(), r.PathValue("id"))
 	if err != nil {

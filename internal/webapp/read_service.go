@@ -130,6 +130,17 @@ type messageView struct {
 	hasText     bool
 	hasHTML     bool
 	certify     bool // the user may download its constancias
+	raw         []byte
+	htmlPart    message.Part // the first text/html body, when hasHTML
+}
+
+// remoteImages is the number of remote images that the sanitized HTML body
+// blocks (0 without one), for the message page's notice.
+func (a *App) remoteImages(v *messageView) int {
+	if !v.hasHTML {
+		return 0
+	}
+	return a.san.clean(decodeHTML(v.raw, v.htmlPart), nil).remote
 }
 
 // readMessage opens a message for reading and writes its access entry
@@ -149,7 +160,8 @@ func (a *App) readMessage(ctx context.Context, u who, id string) (*messageView, 
 		b, _ := message.DecodePart(raw, tp)
 		v.text, v.hasText = message.DecodeText(b, tp.Charset), true
 	}
-	_, v.hasHTML = bodyPart(m, "text/html")
+	v.htmlPart, v.hasHTML = bodyPart(m, "text/html")
+	v.raw = raw
 	return v, nil
 }
 
@@ -163,22 +175,25 @@ func bodyPart(m *message.Message, ct string) (message.Part, bool) {
 	return message.Part{}, false
 }
 
-// htmlBody returns a message's first HTML body, decoded (errNotFound when it
-// has none), and writes its access entry (read, "html body").
+// htmlBody returns a message's first HTML body as the document of its frame:
+// decoded to UTF-8, sanitized (sanitize.go), its cid: images embedded as data:
+// URLs and its remote images blocked (errNotFound when it has none); and
+// writes its access entry (read, "html body"). The archived bytes are not
+// changed.
 func (a *App) htmlBody(ctx context.Context, u who, id string) (string, error) {
 	rd, raw, err := a.openBytes(ctx, u, id)
 	if err != nil {
 		return "", err
 	}
-	hp, ok := bodyPart(message.Parse(raw, message.Limits{}), "text/html")
+	m := message.Parse(raw, message.Limits{})
+	hp, ok := bodyPart(m, "text/html")
 	if !ok {
 		return "", errNotFound
 	}
 	if err := a.logRead(ctx, u, "read", "html body", rd.rec); err != nil {
 		return "", err
 	}
-	b, _ := message.DecodePart(raw, hp)
-	return message.DecodeText(b, hp.Charset), nil
+	return bodyDocument(a.san.clean(decodeHTML(raw, hp), inlineImages(raw, m)).html), nil
 }
 
 // rawMessage returns a message's exact bytes and writes its access entry

@@ -129,6 +129,8 @@ var messages = map[string][2]string{
 	"message.text.tab":    {"Texto sin formato", "Plain text"},
 	"message.thread":      {"Conversación", "Conversation"},
 	"message.thread.this": {"este mensaje", "this message"},
+	"message.remote.one":  {"Se bloqueó 1 imagen remota: el contenido remoto no se carga.", "1 remote image was blocked: remote content is not loaded."},
+	"message.remote":      {"Se bloquearon %s imágenes remotas: el contenido remoto no se carga.", "%s remote images were blocked: remote content is not loaded."},
 	"facet.title":         {"Refinar resultados", "Refine results"},
 	"facet.year":          {"Año", "Year"},
 	"facet.domain":        {"Dominio del remitente", "Sender domain"},
