@@ -63,9 +63,11 @@ func runBench(ctx context.Context, m *Main, args []string) error {
 		return runBenchGateway(ctx, m, rest)
 	case "antivirus":
 		return runBenchAntivirus(ctx, m, rest)
+	case "web":
+		return runBenchWeb(ctx, m, rest)
 	case "import":
 	default:
-		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen|gateway [flags]")}
+		return &exitError{code: 2, err: errors.New("usage: resguardo bench import|search|gen|gateway|antivirus|web [flags]")}
 	}
 	fs := flag.NewFlagSet("bench import", flag.ContinueOnError)
 	corpus := fs.String("corpus", "", "the shared corpus (default $RESGUARDO_CORPUS or ../shared/corpus found upwards)")
