@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/resguardo/resguardo/internal/identity"
 )
 
 // runWrk runs wrk with --latency against base+path and reads its report.
@@ -34,6 +37,41 @@ func runWrk(ctx context.Context, wrk, base, path, cookie string, conns int, d ti
 	w.WrkCores = cpuMS(c.ProcessState) / ms(time.Since(t0))
 	w.Path, w.Threads, w.Connections = path, threads, conns
 	return w, nil
+}
+
+// runWrks runs wrk on msgPath with the bench's session, and on two pages
+// without a session as baselines, into rep.Wrk.
+func (s *benchWebServer) runWrks(ctx context.Context, rep *benchWebReport, say func(string, ...any), wrkPath, msgPath string, conns int, d time.Duration) error {
+	pid := s.cmd.Process.Pid
+	var cookie string
+	u, _ := url.Parse(s.base)
+	for _, c := range s.jar.Cookies(u) {
+		if c.Name == identity.CookieName(false) {
+			cookie = c.Name + "=" + c.Value
+		}
+	}
+	for _, t := range []struct{ name, path, cookie string }{
+		{"message page (session, access entry each)", msgPath, cookie},
+		{"/verificar (public form, no session)", "/verificar", ""},
+		{"/healthz (catalog stats)", "/healthz", ""},
+	} {
+		say("wrk %s for %s", t.path, d)
+		cpu0, busy0, t0 := procCPUMS(pid), machineBusyMS(), time.Now()
+		w, err := runWrk(ctx, wrkPath, s.base, t.path, t.cookie, conns, d)
+		if err != nil {
+			return err
+		}
+		wall := ms(time.Since(t0))
+		srvMS := procCPUMS(pid) - cpu0
+		w.ServerCores = srvMS / wall
+		w.OtherCores = max(0, (machineBusyMS()-busy0-srvMS)/wall-w.WrkCores)
+		w.Name = t.name
+		if w.Bad > 0 {
+			return fmt.Errorf("wrk %s: %d responses were not 2xx/3xx or failed", t.path, w.Bad)
+		}
+		rep.Wrk = append(rep.Wrk, w)
+	}
+	return nil
 }
 
 var (
