@@ -166,7 +166,7 @@ func (m *Main) webExport(a *archive.Archive) func(ctx context.Context, path stri
 		if err != nil {
 			return nil, err
 		}
-		opt.Actor, opt.Justification, opt.Records = req.Actor, req.Justification, true
+		opt.Actor, opt.Justification, opt.Via, opt.Records = req.Actor, req.Justification, req.Via, true
 		return export.Write(ctx, path, func(fn func(id string) error) error {
 			for _, id := range ids {
 				if err := fn(id); err != nil {

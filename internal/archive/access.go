@@ -24,6 +24,10 @@ type AccessDetail struct {
 	Records       []string `json:"records,omitempty"`         // ids read or exported (all of them for an export)
 	Manifest      string   `json:"manifest_sha256,omitempty"` // an export's manifest: commits to every id in it
 	Justification string   `json:"justification,omitempty"`
+	// Via is how the access came (optional, additive): "web" for the pages,
+	// "api" for the JSON API with a browser session, "api-token:<prefix>#<id>"
+	// for an API token; empty for the CLI.
+	Via string `json:"via,omitempty"`
 }
 
 // LogAccess records an access: catalog access log and ledger entry in one

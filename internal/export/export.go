@@ -57,10 +57,11 @@ type Options struct {
 	Origin    string   // the ledger's origin line
 	LedgerKey string   // the ledger's public key (note verifier key)
 	Anchors   []string // the TSA's CA certificates (PEM)
-	// Actor and Justification go into the access entry; Records puts every
-	// exported id in it too (the web application's exports: bounded).
+	// Actor, Justification and Via go into the access entry; Records puts
+	// every exported id in it too (the web application's exports: bounded).
 	Actor         string
 	Justification string
+	Via           string
 	Records       bool
 	// Progress, if set, is called every 500 messages.
 	Progress func(count, bytes int64)

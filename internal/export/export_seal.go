@@ -39,7 +39,7 @@ func (e *Exporter) Finish(ctx context.Context, q string) (*Result, error) {
 		return nil, err
 	}
 	manifestSum := hex.EncodeToString(e.jsonHash.Sum(nil))
-	idx, err := e.opt.LogAccess(ctx, archive.AccessDetail{Actor: e.opt.Actor, Action: "export", Query: q, Results: e.count,
+	idx, err := e.opt.LogAccess(ctx, archive.AccessDetail{Actor: e.opt.Actor, Via: e.opt.Via, Action: "export", Query: q, Results: e.count,
 		Records: e.ids, Manifest: manifestSum, Justification: e.opt.Justification})
 	if err != nil {
 		return nil, fmt.Errorf("export not logged: %w", err)

@@ -73,6 +73,12 @@ func (a *App) accessRows(q *req, es []catalog.AccessEntry, own bool) []accessRow
 		if e.LedgerIndex >= 0 {
 			row.Ledger = pr.Int(e.LedgerIndex)
 		}
+		switch tok, isToken := strings.CutPrefix(d.Via, "api-token:"); {
+		case isToken:
+			row.Actor += " · " + text(q.lang, "access.via.token") + tok
+		case d.Via == "api":
+			row.Actor += " · " + text(q.lang, "access.via.api")
+		}
 		recs := d.Records
 		if own {
 			recs = e.Records

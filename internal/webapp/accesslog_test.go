@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/resguardo/resguardo/internal/identity"
 )
 
 var accessRowRE = regexp.MustCompile(`(?s)<tr>\s*<td>[^<]*</td><td>([^<]*)</td><td>([^<]*)</td>.*?</tr>`)
@@ -136,4 +138,23 @@ func TestAccessLogPaging(t *testing.T) {
 	if rows := rowsOf(r.body); len(rows) != 10 || !strings.Contains(r.body, "Más recientes") {
 		t.Fatalf("second page: %d rows", len(rows))
 	}
+}
+
+// TestAccessVia: an access through the API says so on the person's page, with
+// the token's prefix and id; one through the pages does not.
+func TestAccessVia(t *testing.T) {
+	e := newEnv(t)
+	tok := e.newToken(t, "olga", identity.ScopeRead)
+	why := "Solicitud de información 330/2026 por API"
+	if r := e.apiGet(t, tok, "/api/v1/messages/"+e.xssID, JustificationHeader, why); r.code != 200 {
+		t.Fatalf("API read: %d %s", r.code, r.body)
+	}
+	d := e.lastAccess()
+	if !strings.HasPrefix(d.Via, "api-token:"+tok[:12]) {
+		t.Fatalf("access entry via %q, want the token's prefix %q", d.Via, tok[:12])
+	}
+	ana := e.browser(t)
+	ana.full("ana")
+	r := ana.get("/cuenta/accesos")
+	contains(t, "ana's page", r.body, "olga · vía API, token "+tok[:12], why)
 }

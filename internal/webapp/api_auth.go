@@ -2,6 +2,7 @@ package webapp
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -82,6 +83,7 @@ func (a *App) authenticate(w http.ResponseWriter, r *http.Request) (*apiReq, boo
 			return nil, false
 		}
 		q.user, q.token = u, tok
+		q.via = fmt.Sprintf("api-token:%s#%d", tok.Prefix, tok.ID)
 	} else {
 		sess, u, err := a.opt.Identity.Session(ctx, identity.SessionIDFromRequest(r, a.opt.TLS))
 		var ie *identity.Error
@@ -99,7 +101,7 @@ func (a *App) authenticate(w http.ResponseWriter, r *http.Request) (*apiReq, boo
 				return nil, false
 			}
 		}
-		q.user, q.sess, q.just = u, sess, sess.Justification
+		q.user, q.sess, q.just, q.via = u, sess, sess.Justification, "api"
 	}
 	if v, ok := r.Header[http.CanonicalHeaderKey(JustificationHeader)]; ok {
 		text, err := justificationOf(v)

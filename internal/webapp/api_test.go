@@ -222,14 +222,15 @@ func TestAPISearch(t *testing.T) {
 	}
 	last := e.arc.access[len(e.arc.access)-1]
 	if last.Actor != "user:ana" || last.Action != "search" || last.Results != 1 || last.Query != res.Query ||
-		!strings.Contains(last.Query, "participant:{ana@ejemplo.gob.mx}") {
-		t.Fatalf("access entry %+v", last)
+		!strings.Contains(last.Query, "participant:{ana@ejemplo.gob.mx}") || !strings.HasPrefix(last.Via, "api-token:rsg_") ||
+		!strings.Contains(last.Via, "#") {
+		t.Fatalf("access entry %+v (Via names the token)", last)
 	}
-	// The page writes the same entry for the same query.
+	// The page writes the same entry for the same query, marked as the web's.
 	b := e.browser(t)
 	b.login("ana", goodPW)
 	b.get("/buscar?q=contrato")
-	if page := e.arc.access[len(e.arc.access)-1]; page.Query != last.Query || page.Results != last.Results {
+	if page := e.arc.access[len(e.arc.access)-1]; page.Query != last.Query || page.Results != last.Results || page.Via != "web" {
 		t.Fatalf("page %+v, API %+v", page, last)
 	}
 	for _, tc := range []struct{ q, code string }{

@@ -35,6 +35,7 @@ type ExportRequest struct {
 	Query         string // canonical, with the participant restriction when there is one
 	Actor         string // user:<login>
 	Justification string
+	Via           string // archive.AccessDetail.Via
 }
 
 // errExportTooLarge is a query with more than Options.MaxExport results.
@@ -112,7 +113,7 @@ func (a *App) runExport(ctx context.Context, u who, text string) (*exportFile, e
 		return nil, err
 	}
 	f := &exportFile{dir: dir, path: filepath.Join(dir, "exportacion.zip")}
-	f.res, err = a.opt.Export(ctx, f.path, ids, ExportRequest{Query: canonical, Actor: u.user.Actor(), Justification: u.just.Text})
+	f.res, err = a.opt.Export(ctx, f.path, ids, ExportRequest{Query: canonical, Actor: u.user.Actor(), Justification: u.just.Text, Via: u.via})
 	if err != nil {
 		f.close()
 		return nil, err

@@ -15,7 +15,7 @@ import (
 )
 
 // who is the request's user and session justification, for the services.
-func (q *req) who() who { return who{user: q.user, just: q.sess.Justification} }
+func (q *req) who() who { return who{user: q.user, just: q.sess.Justification, via: "web"} }
 
 // readFail answers a read service's error as a page: 404 (the same page
 // whether the record does not exist or belongs to others), the justification

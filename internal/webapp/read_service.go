@@ -26,6 +26,7 @@ var errNotFound = errors.New("webapp: not found")
 type who struct {
 	user *identity.User
 	just identity.Justification
+	via  string // archive.AccessDetail.Via
 }
 
 // readable is a record the user may read, with what the pages show of it.
@@ -114,7 +115,7 @@ func isSHA256(s string) bool {
 // cannot be written is refused: the caller sends nothing.
 func (a *App) logRead(ctx context.Context, u who, action, what string, rec *catalog.Record) error {
 	err := a.opt.LogAccess(ctx, archive.AccessDetail{Actor: u.user.Actor(), Action: action, Query: what, Results: 1,
-		Records: []string{rec.SHA256}, Justification: u.just.Text})
+		Records: []string{rec.SHA256}, Justification: u.just.Text, Via: u.via})
 	if err != nil {
 		return fmt.Errorf("access not logged: %w", err)
 	}

@@ -74,7 +74,7 @@ func (a *App) runSearch(ctx context.Context, u who, sq searchQuery) (*searchResu
 		shown = append(shown, h.ID)
 	}
 	if err := a.opt.LogAccess(ctx, archive.AccessDetail{Actor: u.user.Actor(), Action: "search", Query: res.canonical,
-		Results: int64(r.Total), Records: shown, Justification: u.just.Text}); err != nil {
+		Results: int64(r.Total), Records: shown, Justification: u.just.Text, Via: u.via}); err != nil {
 		return nil, fmt.Errorf("search not logged: %w", err)
 	}
 	res.total, res.hits, res.facets, res.facetsSkipped = r.Total, r.Hits, r.Facets, r.FacetsSkipped

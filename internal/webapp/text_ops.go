@@ -65,6 +65,8 @@ var opsMessages = map[string][2]string{
 	"access.justification": {"Justificación", "Justification"},
 	"access.ledger":        {"Entrada en la bitácora", "Ledger entry"},
 	"access.inresults":     {"apareció en los resultados de una búsqueda", "appeared in a search's results"},
+	"access.via.api":       {"vía API (sesión del navegador)", "via the API (browser session)"},
+	"access.via.token":     {"vía API, token ", "via the API, token "},
 	"access.more":          {"y %s más", "and %s more"},
 	"access.cli":           {"línea de comandos", "command line"},
 	"access.newest":        {"Más recientes", "Newest"},
