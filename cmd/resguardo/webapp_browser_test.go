@@ -422,7 +422,7 @@ func TestWebAppBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(m.Title, "pwned") || m.Pwned != "undefined" || m.Window || m.Scripts != 1 || m.Frame != "" {
+	if strings.Contains(m.Title, "pwned") || m.Pwned != "undefined" || m.Window || m.Scripts != 1 || m.Frame != "allow-popups allow-popups-to-escape-sandbox" {
 		t.Fatalf("script from the message ran or the frame is not sandboxed: %+v", m)
 	}
 	if s := text("asunto"); !strings.Contains(s, "<script>document.title='pwned'</script>") {

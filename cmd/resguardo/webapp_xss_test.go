@@ -159,7 +159,9 @@ func inert(body string) (problems []string) {
 				bad(tok, "script")
 			}
 		case "iframe":
-			if s, ok := attr["sandbox"]; !ok || s != "" || !regexp.MustCompile(`^/mensaje/[0-9a-f]{64}/cuerpo\.html$`).MatchString(attr["src"]) {
+			// The frame's sandbox allows only popups (a link opens /enlace in a
+			// new tab); never scripts, same-origin, forms or top navigation.
+			if s, ok := attr["sandbox"]; !ok || s != "allow-popups allow-popups-to-escape-sandbox" || !regexp.MustCompile(`^/mensaje/[0-9a-f]{64}/cuerpo\.html$`).MatchString(attr["src"]) {
 				bad(tok, "frame")
 			}
 		case "meta":
@@ -395,7 +397,7 @@ func TestWebAppXSSInert(t *testing.T) {
 func TestInertChecker(t *testing.T) {
 	ok := `<html><head><link rel="stylesheet" href="/estatico/app.css"><script src="/estatico/app.js" defer></script></head>` +
 		`<body><a href="/buscar?q=x">x</a> &lt;script&gt;alert(1)&lt;/script&gt; <pre>&lt;img src=x onerror=alert(1)&gt;</pre>` +
-		`<iframe class="html" src="/mensaje/` + strings.Repeat("a", 64) + `/cuerpo.html" sandbox title="t"></iframe></body></html>`
+		`<iframe class="html" src="/mensaje/` + strings.Repeat("a", 64) + `/cuerpo.html" sandbox="allow-popups allow-popups-to-escape-sandbox" title="t"></iframe></body></html>`
 	if p := inert(ok); len(p) != 0 {
 		t.Fatalf("the app's own markup: %v", p)
 	}

@@ -103,7 +103,7 @@ type pendingEnrolment struct {
 }
 
 // Pages are the HTML pages, each executed with the layout.
-var pageNames = []string{"login", "code", "password", "totp", "recovery", "search", "justify", "message", "error"}
+var pageNames = []string{"login", "code", "password", "totp", "recovery", "search", "justify", "message", "error", "link"}
 
 // New returns the application.
 func New(opt Options) (*App, error) {
@@ -151,6 +151,7 @@ func New(opt Options) (*App, error) {
 	a.mux.HandleFunc("POST /buscar/exportar", a.full(a.exportPage)) // export.go
 	a.mux.HandleFunc("GET /mensaje/{id}", a.full(a.message))
 	a.mux.HandleFunc("GET /mensaje/{id}/cuerpo.html", a.full(a.body))
+	a.mux.HandleFunc("GET "+LinkPath, a.link)
 	a.mux.HandleFunc("GET /mensaje/{id}/adjunto/{path}", a.full(a.attachment))
 	a.mux.HandleFunc("GET /mensaje/{id}/constancia/{ext}", a.full(a.constancia))
 	a.mountAPI() // the JSON API under /api/v1 (api.go)

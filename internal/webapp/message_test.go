@@ -1,6 +1,7 @@
 package webapp
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -26,7 +27,7 @@ func TestXSSInert(t *testing.T) {
 	}
 	page := b.get("/mensaje/" + e.xssID).body
 	for _, want := range []string{"&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;script&gt;alert(4)&lt;/script&gt;",
-		"&lt;script&gt;alert(7)&lt;/script&gt;", `sandbox title=`, `class="badge ok"><span>SPF</span>`, "/constancia/json"} {
+		"&lt;script&gt;alert(7)&lt;/script&gt;", `sandbox="allow-popups allow-popups-to-escape-sandbox" title=`, `class="badge ok"><span>SPF</span>`, "/constancia/json"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("message page lacks %q", want)
 		}
@@ -66,5 +67,34 @@ func TestSafeFilename(t *testing.T) {
 		if got := safeFilename(in, "fb"); got != want {
 			t.Errorf("safeFilename(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestExternalLinkPage: a web link from a mail body opens /enlace, which shows
+// where it goes (a punycode host decoded and flagged) and follows it only on a
+// click, without a Referer; anything but http(s) is refused.
+func TestExternalLinkPage(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser(t) // no login needed: the page shows only the address it was given
+	for _, tc := range []struct {
+		u    string
+		code int
+		want []string
+		not  []string
+	}{
+		{"https://www.plataformadetransparencia.org.mx/solicitud?folio=330026", 200,
+			[]string{`id="enlace-host">www.plataformadetransparencia.org.mx<`, `href="https://www.plataformadetransparencia.org.mx/solicitud?folio=330026"`,
+				`rel="noopener noreferrer nofollow"`}, []string{`id="enlace-distinto"`}},
+		{"https://xn--pypal-4ve.com/entrar", 200, []string{"pаypal.com (xn--pypal-4ve.com)", `id="enlace-distinto"`}, nil},
+		{"javascript:alert(1)", 400, []string{"no es una dirección web válida"}, []string{`href="javascript`}},
+		{"/salir", 400, nil, []string{`id="enlace-abrir"`}},
+		{"ftp://archivos.example/x", 400, nil, nil},
+	} {
+		r := b.get(LinkPath + "?u=" + url.QueryEscape(tc.u))
+		if r.code != tc.code {
+			t.Errorf("%s: %d, want %d", tc.u, r.code, tc.code)
+		}
+		contains(t, tc.u, r.body, tc.want...)
+		lacks(t, tc.u, r.body, tc.not...)
 	}
 }

@@ -203,6 +203,13 @@ func rewrite(in string, cid cidResolver) cleanBody {
 				s := strings.ToLower(v)
 				return strings.HasPrefix(s, "http:") || strings.HasPrefix(s, "https:") || strings.HasPrefix(s, "mailto:")
 			})
+			for i, a := range tok.Attr {
+				if a.Key == "href" && !strings.HasPrefix(strings.ToLower(a.Val), "mailto:") {
+					// A web link opens, in a new tab, the page that shows where
+					// it really goes (/enlace) before anyone follows it.
+					tok.Attr[i].Val = LinkPath + "?u=" + url.QueryEscape(a.Val)
+				}
+			}
 		default:
 			b.WriteString(raw)
 			continue
