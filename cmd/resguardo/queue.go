@@ -34,6 +34,9 @@ type queueEntry struct {
 	LastError     string `json:"last_error,omitempty"`
 	DeliveryIndex *int64 `json:"delivery_ledger_index,omitempty"`
 	DSN           string `json:"dsn,omitempty"` // the DSN record sent for a failure
+	// WarnedAt and WarningDSN: the delayed-delivery DSN sent while retrying.
+	WarnedAt   string `json:"warned_at,omitempty"`
+	WarningDSN string `json:"warning_dsn,omitempty"`
 }
 
 // queueShow is `resguardo queue show ID --json`.
@@ -57,6 +60,9 @@ func toQueueEntry(o catalog.Outbound) queueEntry {
 	}
 	if !o.LastAttempt.IsZero() {
 		q.LastAttemptAt = ledger.FormatTime(o.LastAttempt)
+	}
+	if !o.WarnedAt.IsZero() {
+		q.WarnedAt, q.WarningDSN = ledger.FormatTime(o.WarnedAt), o.WarningDSNSHA256
 	}
 	if o.DeliveryIndex >= 0 {
 		idx := o.DeliveryIndex

@@ -122,6 +122,12 @@ type DeliveryTLS struct {
 	CertNotAfter string `json:"cert_not_after,omitempty"`
 	Verified     bool   `json:"verified"` // the chain and name were checked against trusted roots
 	VerifyError  string `json:"verify_error,omitempty"`
+	// DANE (RFC 7672) on the mx route: "verified" (the certificate matched
+	// DANETLSA, one of the host's DNSSEC-authenticated TLSA records) or
+	// "unusable-tls" (secure TLSA records, none usable: TLS was mandatory,
+	// unauthenticated); absent when DANE did not apply.
+	DANE     string `json:"dane,omitempty"`
+	DANETLSA string `json:"dane_tlsa,omitempty"` // "usage selector matching-type hex"
 }
 
 // DeliveryFormat identifies the delivery detail document.

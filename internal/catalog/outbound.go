@@ -39,6 +39,10 @@ type Outbound struct {
 	LastError     string
 	DeliveryIndex int64 // -1 until delivered
 	DSNSHA256     string
+	// WarnedAt is when the sender was sent a delayed-delivery DSN for this
+	// entry (schema 11; zero: not warned), WarningDSNSHA256 that DSN's record.
+	WarnedAt         time.Time
+	WarningDSNSHA256 string
 }
 
 const outboundCols = "record_seq, mail_from, rcpt, route, domain, prefix, state, created_at, next_attempt_at"
@@ -60,7 +64,8 @@ func outboundRow(seq int64, o Outbound) []any {
 }
 
 const outboundSelect = `SELECT o.id, o.record_seq, r.sha256, o.mail_from, o.rcpt, o.route, o.domain, o.prefix, o.state, o.attempts,
-	o.created_at, o.next_attempt_at, o.last_attempt_at, o.last_error, COALESCE(o.delivery_index, -1), o.dsn_sha256
+	o.created_at, o.next_attempt_at, o.last_attempt_at, o.last_error, COALESCE(o.delivery_index, -1), o.dsn_sha256,
+	COALESCE(o.warned_at, 0), COALESCE(o.warning_dsn_sha256, '')
 	FROM outbound o JOIN records r ON r.seq = o.record_seq`
 
 func scanOutbound(rows *sql.Rows) ([]Outbound, error) {
@@ -68,14 +73,17 @@ func scanOutbound(rows *sql.Rows) ([]Outbound, error) {
 	var out []Outbound
 	for rows.Next() {
 		var o Outbound
-		var created, next, last int64
+		var created, next, last, warned int64
 		if err := rows.Scan(&o.ID, &o.RecordSeq, &o.SHA256, &o.MailFrom, &o.Rcpt, &o.Route, &o.Domain, &o.Prefix, &o.State,
-			&o.Attempts, &created, &next, &last, &o.LastError, &o.DeliveryIndex, &o.DSNSHA256); err != nil {
+			&o.Attempts, &created, &next, &last, &o.LastError, &o.DeliveryIndex, &o.DSNSHA256, &warned, &o.WarningDSNSHA256); err != nil {
 			return nil, err
 		}
 		o.CreatedAt, o.NextAttempt = time.Unix(0, created).UTC(), time.Unix(0, next).UTC()
 		if last != 0 {
 			o.LastAttempt = time.Unix(0, last).UTC()
+		}
+		if warned != 0 {
+			o.WarnedAt = time.Unix(0, warned).UTC()
 		}
 		out = append(out, o)
 	}
@@ -224,6 +232,22 @@ func (c *SQLite) FailOutbound(ctx context.Context, ids []int64, at time.Time, re
 		last_error = ?, dsn_sha256 = ? WHERE state IN ('queued','deferred') AND id IN `+in,
 		append([]any{at.UnixNano(), reason, dsnSHA256}, args...)...)
 	return err
+}
+
+// WarnOutbound records the delayed-delivery DSN (dsnSHA256, its record) sent
+// at at for ids, in one statement. Entries already warned keep their first
+// warning; it returns how many were marked.
+func (c *SQLite) WarnOutbound(ctx context.Context, ids []int64, at time.Time, dsnSHA256 string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	in, args := idList(ids)
+	res, err := c.db.ExecContext(ctx, "UPDATE outbound SET warned_at = ?, warning_dsn_sha256 = ? WHERE warned_at IS NULL AND id IN "+in,
+		append([]any{at.UnixNano(), dsnSHA256}, args...)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // SetOutboundState moves the entries ids that are in one of the states from to

@@ -94,6 +94,7 @@ type GatewayRelay struct {
 	SmarthostVerify bool     `toml:"smarthost_verify"`
 	MXPort          int      `toml:"mx_port"`        // 25; other values only for tests
 	MTASTS          *bool    `toml:"mta_sts"`        // honour MTA-STS policies (default true)
+	DANE            *bool    `toml:"dane"`           // honour DNSSEC-authenticated TLSA records, RFC 7672 (default true)
 	CAFile          string   `toml:"ca_file"`        // extra trusted roots (PEM) for verified TLS and MTA-STS
 	Workers         int      `toml:"workers"`        // deliveries at once
 	RetryBase       Duration `toml:"retry_base"`     // first retry delay, doubled per attempt
@@ -101,10 +102,34 @@ type GatewayRelay struct {
 	MaxQueueTime    Duration `toml:"max_queue_time"` // then the sender gets a DSN
 	ConnectTimeout  Duration `toml:"connect_timeout"`
 	CommandTimeout  Duration `toml:"command_timeout"`
+	// DelayWarning: entries still deferred this long get one delayed-delivery
+	// DSN to their sender (unset: 4h, or none when max_queue_time is not
+	// longer; "0s": never).
+	DelayWarning *Duration `toml:"delay_warning"`
+}
+
+// DefaultDelayWarning is delay_warning when unset (as Exchange and Postfix's
+// delay_warning_time).
+const DefaultDelayWarning = 4 * time.Hour
+
+// DelayWarningD is how long entries wait before their sender is warned; 0:
+// never. Unset, it is DefaultDelayWarning when max_queue_time is longer.
+func (r GatewayRelay) DelayWarningD() time.Duration {
+	if r.DelayWarning != nil {
+		return r.DelayWarning.D()
+	}
+	if DefaultDelayWarning < r.MaxQueueTime.D() {
+		return DefaultDelayWarning
+	}
+	return 0
 }
 
 // MTASTSOn reports whether MTA-STS policies are honoured.
 func (r GatewayRelay) MTASTSOn() bool { return r.MTASTS == nil || *r.MTASTS }
+
+// DANEOn reports whether DANE (RFC 7672) is honoured on the mx route. It only
+// acts when gateway.dns_server answers with the AD bit (a validating resolver).
+func (r GatewayRelay) DANEOn() bool { return r.DANE == nil || *r.DANE }
 
 // GatewayListen are the listener addresses; empty = off.
 type GatewayListen struct {
@@ -453,6 +478,11 @@ func (r *GatewayRelay) validate(bad func(key, format string, a ...any)) {
 	}
 	if r.RetryMax.D() < r.RetryBase.D() {
 		bad("gateway.relay.retry_max", "must be at least retry_base (%s)", r.RetryBase.D())
+	}
+	if r.DelayWarning != nil {
+		if d := r.DelayWarning.D(); d != 0 && (d < time.Minute || d >= r.MaxQueueTime.D()) {
+			bad("gateway.relay.delay_warning", "want \"0s\" (no warnings) or at least 1m and below max_queue_time (%s), got %s", r.MaxQueueTime.D(), d)
+		}
 	}
 }
 

@@ -19,6 +19,8 @@
 // Answers follow CNAME chains inside the zone (at most 8 links; a loop ends the
 // chain), set TC on UDP answers larger than the client allows (RFC 6891), answer
 // NODATA for names that exist without the asked type and NXDOMAIN otherwise.
+// Names listed in Zone.Secure get the AD bit, as from a validating resolver
+// (for DANE tests; TLSA is one more record type).
 package dnstest
 
 import (
@@ -53,6 +55,14 @@ type Failure struct {
 type Zone struct {
 	Records  []dns.RR
 	Failures []Failure
+	// Secure lists the names whose answers are "authenticated": the server then
+	// acts as a validating resolver and sets the AD bit (RFC 4035 §3.2.3) on
+	// answers for them — only when the query set DO or AD (RFC 6840 §5.7), and
+	// for a CNAME chain only when every name of it is secure. "*.example.org"
+	// covers every name under example.org (not example.org itself). Records are
+	// not signed: clients are meant to trust the bit, as they trust their
+	// validating resolver.
+	Secure []string
 }
 
 // Server is a running test DNS server. Addr is "127.0.0.1:port", the same port for
@@ -62,6 +72,7 @@ type Server struct {
 
 	zone    map[string][]dns.RR // canonical owner name -> records
 	failing map[failKey]FailureKind
+	secure  []string // canonical names; "*.x." for the names under x.
 	udp     *dns.Server
 	tcp     *dns.Server
 	wg      sync.WaitGroup
@@ -87,6 +98,9 @@ func Start(z Zone) (*Server, error) {
 			return nil, fmt.Errorf("dnstest: failure for %q: unknown kind %d", f.Name, f.Kind)
 		}
 		s.failing[failKey{canonical(f.Name), f.Type}] = f.Kind
+	}
+	for _, n := range z.Secure {
+		s.secure = append(s.secure, canonical(n))
 	}
 
 	// Bind UDP on a free port, then TCP on the same port; retry a few times in the
@@ -224,8 +238,10 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	m.Authoritative = true
 	m.Compress = true
 	seen := map[string]bool{}
+	authenticated := req.AuthenticatedData || (req.IsEdns0() != nil && req.IsEdns0().Do())
 	for hop := 0; hop < 8 && !seen[name]; hop++ {
 		seen[name] = true
+		authenticated = authenticated && s.isSecure(name)
 		var cname dns.RR
 		for _, rr := range s.zone[name] {
 			switch rr.Header().Rrtype {
@@ -253,6 +269,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	if m.Rcode == dns.RcodeNameError || (len(m.Answer) == 0 && m.Rcode == dns.RcodeSuccess) {
 		m.Ns = []dns.RR{soa(name)}
 	}
+	m.AuthenticatedData = authenticated && m.Rcode != dns.RcodeServerFailure
 
 	size := dns.MinMsgSize
 	if w.LocalAddr().Network() == "tcp" {
@@ -263,6 +280,20 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	m.Truncate(size)
 	_ = w.WriteMsg(m)
+}
+
+// isSecure reports whether answers for name are authenticated (Zone.Secure).
+func (s *Server) isSecure(name string) bool {
+	for _, n := range s.secure {
+		if rest, ok := strings.CutPrefix(n, "*."); ok {
+			if strings.HasSuffix(name, "."+rest) {
+				return true
+			}
+		} else if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // exists reports whether name owns records or failures, or has descendants that do

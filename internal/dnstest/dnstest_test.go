@@ -88,3 +88,53 @@ func TestStartBadFailure(t *testing.T) {
 		t.Error("Start accepted a failure without a kind")
 	}
 }
+
+func TestSecure(t *testing.T) {
+	srv := StartT(t, Zone{
+		Records: MustParse(
+			`example.org. MX 10 mx.example.org.`,
+			`_25._tcp.mx.example.org. TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef`,
+			`alias.example.org. CNAME other.example.net.`,
+			`other.example.net. A 192.0.2.1`,
+			`plain.example.org. A 192.0.2.2`,
+		),
+		Secure: []string{"example.org", "*.example.org"},
+	})
+	ask := func(name string, qtype uint16, do, ad bool) *dns.Msg {
+		t.Helper()
+		m := new(dns.Msg)
+		m.SetQuestion(name, qtype)
+		m.AuthenticatedData = ad
+		if do {
+			m.SetEdns0(1232, true)
+		}
+		r, err := dns.Exchange(m, srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		qtype  uint16
+		do, ad bool
+		want   bool
+	}{
+		{"example.org.", dns.TypeMX, true, false, true},
+		{"example.org.", dns.TypeMX, false, true, true},
+		{"example.org.", dns.TypeMX, false, false, false}, // the client did not ask
+		{"_25._tcp.mx.example.org.", dns.TypeTLSA, true, true, true},
+		{"nothere.example.org.", dns.TypeTLSA, true, true, true}, // secure denial
+		{"alias.example.org.", dns.TypeA, true, true, false},     // the chain leaves the secure names
+		{"other.example.net.", dns.TypeA, true, true, false},
+	} {
+		if r := ask(tc.name, tc.qtype, tc.do, tc.ad); r.AuthenticatedData != tc.want {
+			t.Errorf("%s %s do=%v ad=%v: AD=%v, want %v", tc.name, dns.TypeToString[tc.qtype], tc.do, tc.ad, r.AuthenticatedData, tc.want)
+		}
+	}
+	if r := ask("_25._tcp.mx.example.org.", dns.TypeTLSA, true, true); len(r.Answer) != 1 {
+		t.Errorf("TLSA answer: %v", r.Answer)
+	} else if tl, ok := r.Answer[0].(*dns.TLSA); !ok || tl.Usage != 3 || tl.Selector != 1 || tl.MatchingType != 1 {
+		t.Errorf("TLSA: %v", r.Answer[0])
+	}
+}

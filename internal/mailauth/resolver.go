@@ -29,12 +29,13 @@ type ResolverOptions struct {
 // It implements blitiri.com.ar/go/spf's DNSResolver interface.
 type Resolver struct {
 	r       *net.Resolver
+	server  string
 	timeout time.Duration
 }
 
 // NewResolver returns a Resolver for o.
 func NewResolver(o ResolverOptions) *Resolver {
-	r := &Resolver{r: &net.Resolver{PreferGo: true}, timeout: o.Timeout}
+	r := &Resolver{r: &net.Resolver{PreferGo: true}, server: o.Server, timeout: o.Timeout}
 	if r.timeout <= 0 {
 		r.timeout = DefaultDNSTimeout
 	}
@@ -47,6 +48,11 @@ func NewResolver(o ResolverOptions) *Resolver {
 	}
 	return r
 }
+
+// Server is the configured "host:port" of the recursive resolver; empty means the
+// system's configuration. Clients that need more than net.Resolver offers (the
+// relay's DANE lookups read the AD bit) send their queries there.
+func (r *Resolver) Server() string { return r.server }
 
 // Timeout is the per-lookup timeout.
 func (r *Resolver) Timeout() time.Duration { return r.timeout }

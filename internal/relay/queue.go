@@ -214,8 +214,9 @@ func reasonAll(entries []catalog.Outbound, reason string) map[int64]string {
 }
 
 // record writes an attempt's results: the delivery entry, deferrals with their
-// next time (or a failure when the message has waited MaxAge), failures with a
-// DSN to the sender.
+// next time (or a failure when the message has waited MaxAge) and, once they
+// have waited DelayWarning, a delayed-delivery DSN to the sender; failures with
+// a DSN to the sender.
 func (r *Relay) record(ctx context.Context, log *slog.Logger, entries []catalog.Outbound, out outcome) {
 	now := r.c.Now().UTC()
 	if r.c.Observe != nil {
@@ -260,6 +261,7 @@ func (r *Relay) record(ctx context.Context, log *slog.Logger, entries []catalog.
 			}
 		}
 		log.Warn("relay: deferred", "next", next.Format(time.RFC3339), "attempt", deferred[0].Attempts+1, "error", out.reason[deferred[0].ID])
+		r.warn(ctx, log, deferred, out.reason, now)
 	}
 	failed := append(out.failed, expired...)
 	if len(failed) > 0 {
@@ -304,7 +306,7 @@ func (r *Relay) fail(ctx context.Context, log *slog.Logger, failed []catalog.Out
 		os := bySender[sender]
 		dsnSHA := ""
 		if sender != "" && r.in != nil {
-			sha, err := r.sendDSN(ctx, os, reason)
+			sha, err := r.sendDSN(ctx, actionFailed, os, reason)
 			if err != nil {
 				// Not failed yet: the entries are retried and the DSN with them.
 				log.Error("relay: the DSN could not be archived; entries stay queued", "err", err)
@@ -326,15 +328,54 @@ func (r *Relay) fail(ctx context.Context, log *slog.Logger, failed []catalog.Out
 	}
 }
 
-// sendDSN archives the DSN for failed entries (channel "dsn") with its own queue
-// entry to the sender, and waits until it is durable.
-func (r *Relay) sendDSN(ctx context.Context, failed []catalog.Outbound, reason map[int64]string) (string, error) {
-	data, err := r.messageBytes(ctx, failed[0])
+// warn sends the delayed-delivery DSN (one per sender) for the deferred
+// entries that have waited DelayWarning and were not warned yet, then marks
+// them warned with the DSN's SHA-256. None goes to the null sender. The
+// deferral is already recorded: a warning that cannot be archived is logged
+// and tried again after the next attempt.
+func (r *Relay) warn(ctx context.Context, log *slog.Logger, deferred []catalog.Outbound, reason map[int64]string, now time.Time) {
+	if r.c.DelayWarning <= 0 || r.in == nil {
+		return
+	}
+	bySender := map[string][]catalog.Outbound{}
+	var senders []string
+	for _, o := range deferred {
+		if o.MailFrom == "" || !o.WarnedAt.IsZero() || now.Sub(o.CreatedAt) < r.c.DelayWarning {
+			continue
+		}
+		if bySender[o.MailFrom] == nil {
+			senders = append(senders, o.MailFrom)
+		}
+		o.LastAttempt = now // this attempt's, for Last-Attempt-Date
+		bySender[o.MailFrom] = append(bySender[o.MailFrom], o)
+	}
+	sort.Strings(senders)
+	for _, sender := range senders {
+		os := bySender[sender]
+		sha, err := r.sendDSN(ctx, actionDelayed, os, reason)
+		if err != nil {
+			log.Error("relay: the delay warning could not be archived; it is tried again after the next attempt", "err", err)
+			continue
+		}
+		if _, err := r.a.Cat.WarnOutbound(ctx, idsOf(os), now, sha); err != nil {
+			// The sender may get the warning twice (at least once, like DSNs).
+			log.Error("relay: recording a delay warning", "err", err, "dsn", sha)
+			continue
+		}
+		log.Info("relay: delay warning sent", "sender", sender, "rcpts", len(os), "dsn", sha)
+	}
+}
+
+// sendDSN archives the DSN (action: actionFailed or actionDelayed) for
+// entries of one sender (channel "dsn") with its own queue entry to the
+// sender, and waits until it is durable.
+func (r *Relay) sendDSN(ctx context.Context, action string, entries []catalog.Outbound, reason map[int64]string) (string, error) {
+	data, err := r.messageBytes(ctx, entries[0])
 	if err != nil {
 		return "", err
 	}
 	now := r.c.Now().UTC()
-	dsn, env := r.buildDSN(failed, reason, data, now)
+	dsn, env := r.buildDSN(action, entries, reason, data, now)
 	out, err := r.Plan(env, dsn)
 	if err != nil {
 		return "", err

@@ -2,7 +2,7 @@
 // message goes (Plan, called by internal/intake before the 250, so that the
 // queue entries commit with the record), and delivers the durable queue in
 // the catalog to the institution's next hop or to recipients' MX hosts, with
-// STARTTLS, MTA-STS, retries with backoff, DKIM signatures made at planning
+// STARTTLS, DANE (RFC 7672), MTA-STS, retries with backoff, DKIM signatures made at planning
 // time (a retried copy is byte-identical, Message-ID included) and a DSN
 // (RFC 3464) to the sender when a delivery finally fails. Every remote
 // acceptance is a `delivery` ledger entry (archive.LogDeliveries) naming the
@@ -68,6 +68,11 @@ type Config struct {
 	// MTASTSCache is the file that keeps fetched policies across restarts
 	// (empty: memory only).
 	MTASTSCache string
+	// DANE honours TLSA records (RFC 7672) on the mx route when the resolver
+	// (Resolver's server) authenticates them with the AD bit; it takes
+	// precedence over MTA-STS. The resolver must validate DNSSEC and be
+	// trusted (loopback).
+	DANE bool
 
 	Workers        int           // deliveries at once (default 8)
 	RetryBase      time.Duration // first retry delay (default 1m), doubled per attempt
@@ -76,6 +81,11 @@ type Config struct {
 	ConnectTimeout time.Duration // per connection (default 30s)
 	CommandTimeout time.Duration // per SMTP command (default 5m)
 	Poll           time.Duration // how often the queue is read without a wake-up (default 1s)
+
+	// DelayWarning: once deferred entries have waited this long, their sender
+	// gets one delayed-delivery DSN (RFC 3464 Action: delayed). 0: never
+	// ([gateway.relay] delay_warning, "4h" by default, sets it).
+	DelayWarning time.Duration
 
 	DKIMDir  string // keys/dkim/<domain>/<selector>.key
 	Resolver *mailauth.Resolver
@@ -148,6 +158,7 @@ type Relay struct {
 	in      Archiver
 	signers map[string][]dkimSigner // domain → keys, loaded once
 	sts     *stsCache
+	dnssec  *dnssec // DANE lookups (nil: DANE off)
 	wake    chan struct{}
 	logq    chan *logReq // the delivery entries' group commit (set by Run)
 	conns   connCache
@@ -188,6 +199,14 @@ func New(c Config, a *archive.Archive, in Archiver) (*Relay, error) {
 	r.sts = newSTSCache(c)
 	r.hot = newHotCache(hotCacheBytes)
 	var err error
+	if c.DANE {
+		// Without a resolver to ask (no dns_server, no /etc/resolv.conf) DANE
+		// cannot act: delivery goes on as without it, and the log says why.
+		if r.dnssec, err = newDNSSEC(c.Resolver.Server(), c.Resolver.Timeout()); err != nil {
+			c.Logger.Warn("relay: DANE off: no resolver to ask for DNSSEC-validated answers; set gateway.dns_server", "err", err)
+			r.dnssec = nil
+		}
+	}
 	if r.signers, err = loadDKIM(c.DKIMDir); err != nil {
 		return nil, err
 	}

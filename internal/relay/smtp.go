@@ -27,9 +27,10 @@ import (
 type target struct {
 	host   string // name (for TLS and the record)
 	port   int
-	tls    string // opportunistic, required, none
-	verify bool   // the certificate must verify for host
-	sts    string // MTA-STS mode that applied ("" none)
+	tls    string      // opportunistic, required, none
+	verify bool        // the certificate must verify for host
+	sts    string      // MTA-STS mode that applied ("" none)
+	dane   *daneTarget // secure TLSA records of the host (nil: DANE does not apply)
 }
 
 // errPermanent marks a failure that no retry will fix.
@@ -90,9 +91,31 @@ func (r *Relay) targets(ctx context.Context, o catalog.Outbound) ([]target, erro
 			hosts = append(hosts, h)
 		}
 	}
+	// DANE (dane.go) applies only when the MX RRset is authenticated, and
+	// then takes precedence over MTA-STS (RFC 8461 §2).
+	mxSecure := false
+	if r.dnssec != nil {
+		if mxSecure, err = r.dnssec.secureMX(ctx, o.Domain); err != nil {
+			return nil, fmt.Errorf("4.4.3 DNS: DNSSEC status of the MX of %s: %v", o.Domain, err)
+		}
+	}
 	var out []target
+	var daneErr error
 	for _, h := range hosts {
 		t := target{host: h, port: r.c.MXPort, tls: TLSOpportunistic}
+		if mxSecure {
+			d, err := r.daneFor(ctx, h, t.port)
+			if err != nil {
+				r.c.Logger.Warn("relay: DANE", "domain", o.Domain, "mx", h, "err", err)
+				daneErr = err
+				continue
+			}
+			if d != nil {
+				t.dane, t.tls = d, TLSRequired
+				out = append(out, t)
+				continue
+			}
+		}
 		if policy != nil && policy.mode != "none" {
 			t.sts = policy.mode
 			if policy.mode == "enforce" {
@@ -106,6 +129,9 @@ func (r *Relay) targets(ctx context.Context, o catalog.Outbound) ([]target, erro
 		out = append(out, t)
 	}
 	if len(out) == 0 {
+		if daneErr != nil {
+			return nil, daneErr
+		}
 		return nil, fmt.Errorf("4.7.5 no MX of %s matches its MTA-STS policy", o.Domain)
 	}
 	return out, nil
@@ -202,6 +228,8 @@ type session struct {
 	tls       *tls.Conn
 	verified  bool
 	verifyErr error
+	dane      string // DANEVerified, DANEUnusableTLS or ""
+	daneTLSA  string // the TLSA record the certificate matched
 	uses      int
 }
 
@@ -250,6 +278,18 @@ func (r *Relay) open(ctx context.Context, t target, ip string, useTLS bool, key 
 			VerifyConnection: func(cs tls.ConnectionState) error {
 				s.verifyErr = verifyChain(cs, t.host, r.c.RootCAs)
 				s.verified = s.verifyErr == nil
+				if t.dane != nil {
+					// DANE replaces the PKIX check (recorded all the same).
+					s.dane = t.dane.state
+					if t.dane.state == DANEVerified {
+						rec, err := verifyDANE(cs, t.host, t.dane, r.c.Now())
+						if err != nil {
+							return err
+						}
+						s.daneTLSA = rec.String()
+					}
+					return nil
+				}
 				if t.verify && s.verifyErr != nil {
 					return s.verifyErr
 				}
@@ -258,9 +298,16 @@ func (r *Relay) open(ctx context.Context, t target, ip string, useTLS bool, key 
 		s.tls = tls.Client(conn, cfg)
 		if err := s.tls.HandshakeContext(ctx); err != nil {
 			conn.Close()
+			var de errDANE
+			if errors.As(err, &de) {
+				return nil, de
+			}
 			return nil, errTLS{err}
 		}
 		conn = s.tls
+	} else if t.dane != nil {
+		conn.Close()
+		return nil, fmt.Errorf("4.7.5 DANE: %s has TLSA records but does not offer STARTTLS", t.host)
 	} else if t.tls == TLSRequired {
 		conn.Close()
 		return nil, fmt.Errorf("4.7.10 %s does not offer STARTTLS, which is required for it", t.host)
@@ -356,7 +403,7 @@ func (cc *connCache) closeAll() {
 // is one (a cached connection the server has meanwhile closed is replaced by a
 // new one before anything is sent).
 func (r *Relay) try(ctx context.Context, t target, ip string, entries []catalog.Outbound, data []byte, useTLS bool) (outcome, error) {
-	key := fmt.Sprintf("%s|%d|%s|%s|%v|%v", ip, t.port, t.host, t.tls, t.verify, useTLS)
+	key := fmt.Sprintf("%s|%d|%s|%s|%v|%v|%s", ip, t.port, t.host, t.tls, t.verify, useTLS, t.dane.key())
 	s := r.conns.get(key)
 	reused := s != nil
 	if s != nil {
@@ -451,6 +498,7 @@ func (r *Relay) transact(s *session, t target, ip string, entries []catalog.Outb
 	}
 	if s.tls != nil {
 		p.TLS = tlsFacts(s.tls.ConnectionState(), t.host, s.verified, s.verifyErr)
+		p.TLS.DANE, p.TLS.DANETLSA = s.dane, s.daneTLSA
 	}
 	out.delivered = accepted
 	out.proof = p
