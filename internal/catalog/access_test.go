@@ -2,10 +2,8 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -110,26 +108,7 @@ func TestAccessIndex(t *testing.T) {
 func TestMigration9Backfill(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 8 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 8"); err != nil {
-		t.Fatal(err)
-	}
+	path, db := catalogAtSchema(t, 8)
 	meta := `{"v":1,"from":[{"address":"ana@ejemplo.gob.mx"}],"sender":[],"reply_to":[],"to":[{"address":"Carlos@Ejemplo.gob.mx"}],"cc":[],"bcc":[{"address":"oculto@ejemplo.gob.mx"}]}`
 	if _, err := db.ExecContext(ctx, `INSERT INTO records (seq, sha256, size, blob_ref, archived_at, channel, meta, meta_sha256)
 		VALUES (1, ?, 1, 'x', 1, 'import', ?, '0')`, sha(1), meta); err != nil {

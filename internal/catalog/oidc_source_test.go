@@ -2,8 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -14,26 +12,7 @@ import (
 func TestMigration10OIDCSource(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 9 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
-	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 9"); err != nil {
-		t.Fatal(err)
-	}
+	path, db := catalogAtSchema(t, 9)
 	if _, err := db.ExecContext(ctx, `INSERT INTO users (login, source, created_at, updated_at) VALUES ('ana', 'oidc', 1, 1)`); err == nil {
 		t.Fatal("schema 9 accepted source oidc")
 	}

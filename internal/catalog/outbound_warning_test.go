@@ -2,8 +2,6 @@ package catalog
 
 import (
 	"context"
-	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,26 +13,9 @@ import (
 func TestMigration11OutboundWarning(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(ON)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.version > 9 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			t.Fatalf("%s: %v", m.name, err)
-		}
-	}
+	path, db := catalogAtSchema(t, 9)
 	created := time.Date(2025, 3, 10, 9, 0, 0, 0, time.UTC)
 	for _, q := range []string{
-		"PRAGMA user_version = 9",
 		`INSERT INTO records (seq, sha256, size, blob_ref, archived_at, channel, meta, meta_sha256)
 			VALUES (1, '` + strings.Repeat("a", 64) + `', 10, 'pack:1:8:10', 1, 'submission', '{}', '` + strings.Repeat("0", 64) + `')`,
 	} {
