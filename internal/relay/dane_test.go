@@ -36,6 +36,8 @@ type daneChain struct {
 	cert     tls.Certificate
 }
 
+// newDANEChain makes a CA and a server certificate for names valid until
+// notAfter; the chain sent holds the leaf and the CA.
 func newDANEChain(t *testing.T, notAfter time.Time, names ...string) daneChain {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
