@@ -29,7 +29,7 @@ import (
 	"github.com/resguardo/resguardo/internal/mailauth"
 )
 
-// daneChain is a CA no test pool trusts and a leaf it issued for names; the
+// daneChain is a CA (trusted only by the pools tests build from it) and a leaf it issued for names; the
 // tls.Certificate presents the leaf and the CA.
 type daneChain struct {
 	ca, leaf *x509.Certificate
