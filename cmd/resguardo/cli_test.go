@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/resguardo/resguardo/internal/archive"
 	"github.com/resguardo/resguardo/internal/ledger"
 )
 
@@ -240,8 +242,12 @@ func TestServe(t *testing.T) {
 		if !strings.Contains(string(page), "Mail archive status") {
 			t.Fatalf("English status page:\n%s", page)
 		}
-		// While serving, the data directory is locked for other writers.
-		if _, errOut, code := cli(t, "import", "--data", data, "testdata/es"); code == 0 || !strings.Contains(errOut, "in use") {
+		// While serving, the data directory is locked for other writers; an
+		// import goes through serve's socket instead.
+		if _, err := archive.AcquireLock(data, "test"); !errors.Is(err, archive.ErrLocked) {
+			t.Errorf("writer lock while serving: %v", err)
+		}
+		if _, errOut, code := cli(t, "import", "--data", data, "testdata/es"); code != 0 || !strings.Contains(errOut, "through serve") {
 			t.Errorf("import during serve: exit %d %s", code, errOut)
 		}
 		cancel()

@@ -82,11 +82,22 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if *mboxFmt == "" {
 		*mboxFmt = m.Config.Import.MboxFormat
 	}
-	a, err := m.openArchive(ctx, true, "import")
-	if err != nil {
+	// The writer lock, or, while serve holds it, serve's import socket.
+	var (
+		a   *archive.Archive
+		via *serveImporter
+	)
+	a, err = m.openArchive(ctx, true, "import")
+	if errors.Is(err, archive.ErrLocked) {
+		if via = dialServeImport(m.DataDir); via == nil {
+			return err // held by something that is not serve: as before
+		}
+		fmt.Fprintln(m.Stderr, m.P.T("import.via_serve", importSocketPath(m.DataDir)))
+	} else if err != nil {
 		return err
+	} else {
+		defer a.Close()
 	}
-	defer a.Close()
 	if m.Getenv("GOGC") == "" {
 		// Imports allocate a message-sized buffer per item; collecting half as often
 		// saves ≈5 % of the time for ≈15 % more peak memory (docs/PERFORMANCE.md).
@@ -112,58 +123,71 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	// their own so the pipeline never waits for the timestamp authority.
 	stampReq := make(chan struct{}, 1)
 	stampDone := make(chan struct{})
+	stamp := func() error { return m.stampLatest(ctx, a) }
+	if via != nil {
+		stamp = func() error { return via.stamp(true, false) }
+	}
 	go func() {
 		defer close(stampDone)
 		for range stampReq {
-			if err := m.stampLatest(ctx, a); err != nil {
+			if err := stamp(); err != nil {
 				m.Logger.Warn("checkpoint not timestamped", "err", err)
 			}
 		}
 	}()
 	every := int64(m.Config.Evidence.EveryEntries)
-	in := a.Ingest(context.WithoutCancel(ctx), archive.IngestOptions{
-		BatchSize: m.Config.Archive.BatchSize,
-		MaxDelay:  m.Config.Import.BatchDelay.D(),
-		OnResult: func(r archive.Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			done.Add(1)
-			ev := importEvent{ID: r.SHA256, Source: r.Source, Size: r.Size}
-			switch r.Status {
-			case archive.Archived:
-				sum.Archived++
-				if every > 0 && sum.Archived%every == 0 {
-					select {
-					case stampReq <- struct{}{}:
-					default: // one is already pending
-					}
-				}
-				sum.Bytes += r.Size
-				ev.Event = "archived"
-				idx := r.LedgerIndex
-				ev.Ledger = &idx
-				if r.Malformed {
-					sum.Malformed++
-					ev.Malformed = true
-					for _, d := range r.Defects {
-						if !slices.Contains(ev.Defects, d.Code) {
-							ev.Defects = append(ev.Defects, d.Code)
-						}
-					}
-				}
-			case archive.Duplicate:
-				sum.Duplicate++
-				ev.Event = "duplicate"
-			default:
-				sum.Failed++
-				ev.Event, ev.Error = "failed", r.Err.Error()
-				if len(sum.Failures) < maxListedIssues {
-					sum.Failures = append(sum.Failures, importIssue{r.Source, r.Err.Error()})
+	onResult := func(r archive.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		done.Add(1)
+		ev := importEvent{ID: r.SHA256, Source: r.Source, Size: r.Size}
+		switch r.Status {
+		case archive.Archived:
+			sum.Archived++
+			if every > 0 && sum.Archived%every == 0 {
+				select {
+				case stampReq <- struct{}{}:
+				default: // one is already pending
 				}
 			}
-			emit(ev)
-		},
-	})
+			sum.Bytes += r.Size
+			ev.Event = "archived"
+			idx := r.LedgerIndex
+			ev.Ledger = &idx
+			if r.Malformed {
+				sum.Malformed++
+				ev.Malformed = true
+				for _, d := range r.Defects {
+					if !slices.Contains(ev.Defects, d.Code) {
+						ev.Defects = append(ev.Defects, d.Code)
+					}
+				}
+			}
+		case archive.Duplicate:
+			sum.Duplicate++
+			ev.Event = "duplicate"
+		default:
+			sum.Failed++
+			ev.Event, ev.Error = "failed", r.Err.Error()
+			if len(sum.Failures) < maxListedIssues {
+				sum.Failures = append(sum.Failures, importIssue{r.Source, r.Err.Error()})
+			}
+		}
+		emit(ev)
+	}
+	// in takes the messages: this process's own ingester, or serve's through
+	// the socket (same results, in the same order per batch).
+	var in importSink
+	if via != nil {
+		via.start(onResult)
+		in = via
+	} else {
+		in = a.Ingest(context.WithoutCancel(ctx), archive.IngestOptions{
+			BatchSize: m.Config.Archive.BatchSize,
+			MaxDelay:  m.Config.Import.BatchDelay.D(),
+			OnResult:  onResult,
+		})
+	}
 
 	var total atomic.Int64
 	total.Store(-1)
@@ -223,17 +247,25 @@ func runImport(ctx context.Context, m *Main, args []string) error {
 	if closeErr == nil && sum.Archived > 0 {
 		// One timestamp covers every record of the import: constancias are
 		// available as soon as it returns.
-		if err := m.stampLatest(ctx, a); err != nil {
+		if err := stamp(); err != nil {
 			m.Logger.Warn("checkpoint not timestamped; constancias stay pending until the next stamp", "err", err)
 		}
 	}
 	sum.Seconds = time.Since(start).Seconds()
-	if closeErr == nil && !*noIndex && ctx.Err() == nil {
-		if err := m.updateIndex(ctx, a, showBar); err != nil {
-			m.Logger.Warn("search index not updated; it catches up at the next search or in serve", "err", err)
+	if via != nil {
+		// serve indexes what it archived and says how long its ledger is.
+		if err := via.stamp(false, closeErr == nil && !*noIndex && ctx.Err() == nil); err != nil {
+			m.Logger.Warn("search index not updated by serve; it catches up at serve's next tick", "err", err)
 		}
+		sum.LedgerSize = via.ledgerSize.Load()
+	} else {
+		if closeErr == nil && !*noIndex && ctx.Err() == nil {
+			if err := m.updateIndex(ctx, a, showBar); err != nil {
+				m.Logger.Warn("search index not updated; it catches up at the next search or in serve", "err", err)
+			}
+		}
+		sum.LedgerSize = a.Log.Size()
 	}
-	sum.LedgerSize = a.Log.Size()
 	sum.Interrupted = ctx.Err() != nil
 	if scanErr != nil && !errors.Is(scanErr, context.Canceled) && !errors.Is(scanErr, archive.ErrStopped) {
 		sum.Failed++

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/resguardo/resguardo/internal/archive"
@@ -133,6 +134,19 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if gw != nil {
 		gwErrc = gw.errc
 	}
+	// The import socket (<data>/serve.sock): `resguardo import` hands its
+	// messages to this process, which archives them through the gateway's
+	// ingester (or, without a gateway, one of its own) while it runs.
+	calls := make(chan stampCall)
+	loopDone := make(chan struct{})
+	endLoop := sync.OnceFunc(func() { close(loopDone) })
+	stopImport, err := m.startImportSocket(a, gw, calls, loopDone)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopImport()
+	defer endLoop() // runs first: stamp calls still waiting give up
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", ln.Addr()))
 	purgeTick := time.NewTicker(5 * time.Minute)
@@ -175,6 +189,24 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 					m.Logger.Warn("indexing", "err", err)
 				}
 			}
+		case c := <-calls:
+			// An import through the socket ends: timestamp now (constancias at
+			// once, as after a lock-holding import) and index what it brought.
+			var rep importStampReply
+			if c.req.Stamp {
+				if err := m.stampLatest(ctx, a); err != nil {
+					m.Logger.Warn("checkpoint not timestamped", "err", err)
+					rep.StampError = err.Error()
+				}
+			}
+			if c.req.Index {
+				if err := m.runIndexer(ctx, a, idx, false); err != nil {
+					m.Logger.Warn("indexing", "err", err)
+					rep.IndexError = err.Error()
+				}
+			}
+			rep.LedgerSize = a.Log.Size()
+			c.reply <- rep
 		case <-purgeTick.C:
 			if _, _, err := ids.PurgeExpired(ctx); err != nil {
 				m.Logger.Warn("purging ended sessions", "err", err)
@@ -185,12 +217,15 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 			}
 		case <-ctx.Done():
 			fmt.Fprintln(m.Stderr, m.P.T("serve.stopping"))
-			// SMTP first: no new connections, open sessions finish and get their
+			// Imports first (their batches finish on the ingester), then SMTP.
+			endLoop()
+			impErr := stopImport()
+			// Then SMTP: no new connections, open sessions finish and get their
 			// answer (250 only once durable), then the ingester is flushed.
 			gwErr := stopGateway()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return errors.Join(gwErr, srv.Shutdown(sctx))
+			return errors.Join(impErr, gwErr, srv.Shutdown(sctx))
 		}
 	}
 }

@@ -21,6 +21,7 @@ var messages = map[string]msg{
 	"import.more":             {"  … y %s más", "  … and %s more"},
 	"import.ledger":           {"bitácora:", "ledger:"},
 	"import.ledger.value":     {"%s entradas, punto de control firmado", "%s entries, signed checkpoint"},
+	"import.via_serve":        {"serve tiene el directorio de datos: los mensajes se archivan a través de serve (%s)", "serve holds the data directory: messages are archived through serve (%s)"},
 	// search
 	"index.progress":              {"Indexando:", "Indexing:"},
 	"search.total":                {"%s resultados (%s ms)", "%s results (%s ms)"},
