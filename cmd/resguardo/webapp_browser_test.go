@@ -68,8 +68,8 @@ const xssMail = "From: \"<img src=x onerror=\\\"document.body.dataset.pwned=1\\\
 // TestWebAppBrowser drives the web application in headless Chromium as a
 // newcomer following the README would: serve started on an empty data
 // directory, the first administrator's printed password, the forced password
-// change, TOTP enrolment, logout; serve stopped, mail imported with `resguardo
-// import`, serve started again; login with the keyboard alone (password and
+// change, TOTP enrolment, logout; mail imported with `resguardo import` while
+// serve runs; login with the keyboard alone (password and
 // TOTP), a justified search, the message page, the constancia JSON downloaded
 // and verified offline and on the public page /verificar (valid, then one byte
 // of the message and of the constancia changed), a message full of script that
@@ -106,7 +106,7 @@ func TestWebAppBrowser(t *testing.T) {
 	}
 	xssID := idOf(t, xssFile)
 
-	// serve, as the README starts it (stopped and started again around the import).
+	// serve, as the README starts it.
 	addr := freePort(t)
 	base := "http://" + addr
 	stderr := &lockedBuffer{}
@@ -268,14 +268,12 @@ func TestWebAppBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("p.alert.info")))
 	run("salir", chromedp.Click(chromedp.ID("salir")), chromedp.WaitVisible(chromedp.ID("usuario-campo")))
 
-	// The README's import: serve stopped (the data directory has one writer),
-	// `resguardo import`, serve started again.
-	stopServe()
+	// The README's import, while serve runs: `resguardo import` hands the
+	// messages to serve through its socket (serve holds the writer lock).
 	out := mustCLI(t, "import", "--data", data, "testdata/es", mail)
 	if err := os.WriteFile(filepath.Join(shots, "importacion.txt"), []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	startServe()
 
 	// Login with the keyboard alone: Tab to each field (the focus always
 	// visible), type, Enter; the TOTP code the same way.
