@@ -294,3 +294,33 @@ func TestCatchUpDuringIngest(t *testing.T) {
 		t.Fatalf("fsck after %d catch-ups: %+v %v", catchUps, rep, err)
 	}
 }
+
+// An init killed while writing FORMAT leaves its keys, empty blobs/ and ledger/
+// and the temp file of FORMAT: the next Init completes it.
+func TestInitAfterKilledInit(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, _, err := Init(dir, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := os.ReadFile(filepath.Join(dir, "keys", "ledger.pub"))
+	os.Remove(filepath.Join(dir, "FORMAT"))
+	if err := os.WriteFile(filepath.Join(dir, ".tmp-FORMAT-1234"), []byte(`{"form`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, created, err := Init(dir, "", time.Now())
+	if err != nil || !created {
+		t.Fatalf("Init after a killed init: %v %v", created, err)
+	}
+	if !strings.HasPrefix(string(pub), f.Origin+"+") {
+		t.Errorf("origin %q does not keep the ledger key's %q", f.Origin, pub)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".tmp-FORMAT-1234")); !os.IsNotExist(err) {
+		t.Errorf("the half-written temp file is still there: %v", err)
+	}
+	if a, err := Open(context.Background(), Options{Dir: dir, Writer: true, LockName: "test"}); err != nil {
+		t.Fatalf("open: %v", err)
+	} else {
+		a.Close()
+	}
+}

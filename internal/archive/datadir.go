@@ -89,9 +89,14 @@ func Init(dir, origin string, now time.Time) (Format, bool, error) {
 	}
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			switch e.Name() {
-			case "keys", "lock":
-			case "blobs", "ledger": // left by an interrupted init: must still be empty
+			switch name := e.Name(); {
+			case strings.HasPrefix(name, ".tmp-"):
+				// A write (FORMAT) that an interrupted init left half done.
+				if err := os.Remove(filepath.Join(dir, name)); err != nil {
+					return Format{}, false, err
+				}
+			case name == "keys" || name == "lock":
+			case name == "blobs" || name == "ledger": // left by an interrupted init: must still be empty
 				if sub, _ := os.ReadDir(filepath.Join(dir, e.Name())); len(sub) > 0 {
 					return Format{}, false, fmt.Errorf("%s holds %s/ but no FORMAT file: not a complete Resguardo data directory; move it aside", dir, e.Name())
 				}
