@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/resguardo/resguardo/internal/archive"
@@ -106,7 +107,7 @@ func (a *App) message(w http.ResponseWriter, r *http.Request, q *req) {
 		d.Attachments = append(d.Attachments, attachment{Path: at.Path, Name: name, Type: at.ContentType, Size: pr.Bytes(at.Size)})
 	}
 	for _, ar := range v.arrivals {
-		d.Arrivals = append(d.Arrivals, badges(q, ar))
+		d.Arrivals = append(d.Arrivals, a.badges(q, ar))
 	}
 	p.Data = d
 	a.render(w, http.StatusOK, "message", p)
@@ -126,7 +127,7 @@ func addrs(list []message.Address) string {
 
 // badges turns one arrival's checks into badges: ok (pass, clean, ham), bad
 // (fail, infected, spam) or neutral.
-func badges(q *req, ar constancia.Arrival) []badge {
+func (a *App) badges(q *req, ar constancia.Arrival) []badge {
 	cls := func(v string) string {
 		v = strings.ToLower(v)
 		switch {
@@ -137,7 +138,11 @@ func badges(q *req, ar constancia.Arrival) []badge {
 		}
 		return "neutral"
 	}
-	out := []badge{{Label: text(q.lang, "message.channel"), Value: ar.Channel + " · " + ar.ReceivedAt, Class: "neutral"}}
+	at := ar.ReceivedAt
+	if t, err := time.Parse(time.RFC3339Nano, at); err == nil {
+		at = a.when(q.lang, t) // the page's date format and time zone
+	}
+	out := []badge{{Label: text(q.lang, "message.channel"), Value: ar.Channel + " · " + at, Class: "neutral"}}
 	if ar.Verdict != "" {
 		out = append(out, badge{text(q.lang, "message.verdict"), ar.Verdict, cls(ar.Verdict)})
 	}

@@ -297,6 +297,10 @@ func TestDatesAndTextView(t *testing.T) {
 				t.Errorf("%s lacks %q", path, tc.want)
 			}
 		}
+		// The arrival badge too (received 2026-03-02T16:00:00Z), never in RFC 3339.
+		if r := ana.get("/mensaje/" + e.xssID + "?lang=" + tc.lang); !strings.Contains(r.body, "mx · "+tc.want) || strings.Contains(r.body, "2026-03-02T16:00:00Z") {
+			t.Errorf("arrival badge in %s: want %q", tc.lang, "mx · "+tc.want)
+		}
 	}
 	ana.get("/buscar?lang=es")
 	page := ana.get("/mensaje/" + e.xssID).body
