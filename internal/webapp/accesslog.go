@@ -58,6 +58,24 @@ func actionName(l i18n.Lang, action string) string {
 	return action
 }
 
+// whatName is a read or download's object as people read it ("mensaje",
+// "adjunto 2.1", "constancia (JSON)"); queries and other details are shown as
+// recorded.
+func whatName(l i18n.Lang, action, what string) string {
+	if action != "read" && action != "download" {
+		return what
+	}
+	if _, ok := lookupText("what." + what); ok {
+		return text(l, "what."+what)
+	}
+	for _, prefix := range []string{"attachment ", "constancia "} {
+		if rest, ok := strings.CutPrefix(what, prefix); ok {
+			return text(l, "what."+strings.TrimSpace(prefix)) + " " + rest
+		}
+	}
+	return what
+}
+
 // accessRows turns entries into rows. own: the user's page, where the records
 // are the user's own among those the entry touched, and a search's query is
 // not shown (it is the searcher's; the row says the message was among the
@@ -69,7 +87,7 @@ func (a *App) accessRows(q *req, es []catalog.AccessEntry, own bool) []accessRow
 		var d archive.AccessDetail
 		_ = json.Unmarshal(e.Detail, &d) // a row whose detail does not parse still shows who, when and what
 		row := accessRow{ID: strconv.FormatInt(e.ID, 10), When: a.when(q.lang, e.At), Actor: actorName(q.lang, e.Actor),
-			Action: actionName(q.lang, e.Action), What: d.Query, Results: pr.Int(d.Results), Justification: d.Justification, Ledger: "—"}
+			Action: actionName(q.lang, e.Action), What: whatName(q.lang, e.Action, d.Query), Results: pr.Int(d.Results), Justification: d.Justification, Ledger: "—"}
 		if e.LedgerIndex >= 0 {
 			row.Ledger = pr.Int(e.LedgerIndex)
 		}
