@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -81,7 +82,11 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	app, err := m.newWebApp(a, idx, ids, tz)
+	webTLS, err := m.webTLS(a, *listen)
+	if err != nil {
+		return err
+	}
+	app, err := m.newWebApp(a, idx, ids, tz, webTLS != nil)
 	if err != nil {
 		return err
 	}
@@ -100,6 +105,9 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("listen on %s: %w", *listen, err)}
 	}
+	if webTLS != nil {
+		ln = tls.NewListener(ln, webTLS)
+	}
 	// The first administrator, when there is none: its password is printed
 	// here once (never logged) and must be changed at the first login. Done
 	// before the gateway starts, so that a stop asked for meanwhile is seen here.
@@ -110,7 +118,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 		}
 		return err
 	} else if made {
-		fmt.Fprintln(m.Stderr, m.P.T("serve.admin", login, pw, ln.Addr()))
+		fmt.Fprintln(m.Stderr, m.P.T("serve.admin", login, pw, webURL(ln.Addr(), webTLS != nil)))
 	}
 	// The SMTP gateway ([gateway] listeners), sharing one ingester.
 	gw, err := startGateway(m, a, mets)
@@ -148,7 +156,7 @@ func runServe(ctx context.Context, m *Main, args []string) error {
 	defer stopImport()
 	defer endLoop() // runs first: stamp calls still waiting give up
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
-	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", ln.Addr()))
+	fmt.Fprintln(m.Stderr, m.P.T("serve.listening", webURL(ln.Addr(), webTLS != nil)))
 	purgeTick := time.NewTicker(5 * time.Minute)
 	defer purgeTick.Stop()
 	m.Logger.Info("serving", "addr", ln.Addr().String(), "data", m.DataDir)

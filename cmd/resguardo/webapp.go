@@ -124,9 +124,9 @@ func oidcProvider(c config.IdentityOIDC, listen string) (*identity.OIDC, error) 
 
 // newWebApp builds the web application over the archive, serve's search index
 // (opened for writing by serve; searches share it) and the identity service.
-func (m *Main) newWebApp(a *archive.Archive, idx search.Index, ids *identity.Service, tz *time.Location) (*webapp.App, error) {
+func (m *Main) newWebApp(a *archive.Archive, idx search.Index, ids *identity.Service, tz *time.Location, https bool) (*webapp.App, error) {
 	return webapp.New(webapp.Options{
-		Identity: ids, Index: idx, TZ: tz, Logger: m.Logger,
+		Identity: ids, Index: idx, TZ: tz, Logger: m.Logger, TLS: https,
 		Ops:    m.webOps(a), // dashboard, access log, administration (webapp_ops.go)
 		Lookup: func(ctx context.Context, id string) (*catalog.Record, error) { return a.Cat.Lookup(ctx, id) },
 		Bytes:  a.Bytes,

@@ -46,6 +46,13 @@ type Search struct {
 // Server is the HTTP listener of `resguardo serve`.
 type Server struct {
 	Listen string `toml:"listen"` // host:port; loopback by default
+	// HTTPS: a certificate and key (PEM) for the web server. Without them,
+	// serve speaks plain HTTP on a loopback address only; on any other
+	// address it uses the generated certificate of keys/gateway/ (or plain
+	// HTTP with InsecureHTTP, behind a proxy that terminates TLS).
+	TLSCertFile  string `toml:"tls_cert_file"`
+	TLSKeyFile   string `toml:"tls_key_file"`
+	InsecureHTTP bool   `toml:"insecure_http"`
 }
 
 // Log configures log/slog output.
@@ -379,6 +386,19 @@ func (c *Config) validate() []Problem {
 	}
 	if d := time.Duration(c.Search.MaxLag); d < 0 || d > 24*time.Hour {
 		bad("search.max_lag", "want 0 (index at every tick) up to 24h, got %s", d)
+	}
+	if (c.Server.TLSCertFile == "") != (c.Server.TLSKeyFile == "") {
+		bad("server.tls_cert_file", "tls_cert_file and tls_key_file go together")
+	}
+	for _, f := range []struct{ key, path string }{{"server.tls_cert_file", c.Server.TLSCertFile}, {"server.tls_key_file", c.Server.TLSKeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "%v", err)
+			}
+		}
+	}
+	if c.Server.InsecureHTTP && c.Server.TLSCertFile != "" {
+		bad("server.insecure_http", "contradicts server.tls_cert_file: choose HTTPS or plain HTTP")
 	}
 	c.Gateway.validate(bad)
 	c.Identity.validate(bad)

@@ -60,8 +60,8 @@ var messages = map[string]msg{
 	"data.ledger":  {"  bitácora:  %s (árbol de Merkle, origen %s)", "  ledger:    %s (Merkle tree, origin %s)"},
 	"data.pubkey":  {"  clave pública de la bitácora: %s", "  ledger public key: %s"},
 	// serve
-	"serve.admin":     {"Se creó el primer administrador.\n  usuario:    %s\n  contraseña: %s\nEsta contraseña se muestra solo esta vez: anótela. Debe cambiarla al iniciar sesión por primera vez en http://%s/entrar, y configurar el segundo factor (TOTP).", "The first administrator was created.\n  login:    %s\n  password: %s\nThis password is shown only this once: write it down. It must be changed at the first login at http://%s/entrar, and the second factor (TOTP) set up."},
-	"serve.listening": {"Resguardo escuchando en http://%s  (estado: /  salud: /healthz)", "Resguardo listening on http://%s  (status: /  health: /healthz)"},
+	"serve.admin":     {"Se creó el primer administrador.\n  usuario:    %s\n  contraseña: %s\nEsta contraseña se muestra solo esta vez: anótela. Debe cambiarla al iniciar sesión por primera vez en %s/entrar, y configurar el segundo factor (TOTP).", "The first administrator was created.\n  login:    %s\n  password: %s\nThis password is shown only this once: write it down. It must be changed at the first login at %s/entrar, and the second factor (TOTP) set up."},
+	"serve.listening": {"Resguardo escuchando en %s  (estado: /  salud: /healthz)", "Resguardo listening on %s  (status: /  health: /healthz)"},
 	"serve.stopping":  {"Deteniendo Resguardo…", "Stopping Resguardo…"},
 	// gateway (serve)
 	"gateway.listening":   {"Pasarela SMTP (%s) escuchando en %s", "SMTP gateway (%s) listening on %s"},
