@@ -308,18 +308,5 @@ func (c *SQLite) AccessEntries(ctx context.Context, f AccessFilter) ([]AccessEnt
 
 // AccessActions lists the distinct actions in the access log, sorted.
 func (c *SQLite) AccessActions(ctx context.Context) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, "SELECT DISTINCT action FROM access_log ORDER BY action")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return c.queryStrings(ctx, "SELECT DISTINCT action FROM access_log ORDER BY action")
 }

@@ -229,7 +229,19 @@ func (c *SQLite) IntegrityCheck(ctx context.Context, quick bool) ([]string, erro
 	if quick {
 		pragma = "PRAGMA quick_check"
 	}
-	rows, err := c.db.QueryContext(ctx, pragma)
+	lines, err := c.queryStrings(ctx, pragma)
+	var out []string
+	for _, s := range lines {
+		if s != "ok" {
+			out = append(out, s)
+		}
+	}
+	return out, err
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func (c *SQLite) queryStrings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -240,9 +252,7 @@ func (c *SQLite) IntegrityCheck(ctx context.Context, quick bool) ([]string, erro
 		if err := rows.Scan(&s); err != nil {
 			return nil, err
 		}
-		if s != "ok" {
-			out = append(out, s)
-		}
+		out = append(out, s)
 	}
 	return out, rows.Err()
 }

@@ -19,19 +19,6 @@ func (c *SQLite) ThreadMembers(ctx context.Context, sha256Hex string, limit int)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT sha256 FROM records WHERE thread_id = ? AND sha256 <> ?
+	return c.queryStrings(ctx, `SELECT sha256 FROM records WHERE thread_id = ? AND sha256 <> ?
 		ORDER BY msg_date IS NULL, msg_date, seq LIMIT ?`, thread.Int64, sha256Hex, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
