@@ -197,27 +197,11 @@ func (id *Identity) validate(bad func(key, format string, a ...any)) {
 	default:
 		bad("identity.ldap.groups", "want memberof or search, got %q", l.Groups)
 	}
-	if l.DefaultRole != "" && !slices.Contains(IdentityRoles, l.DefaultRole) {
-		bad("identity.ldap.default_role", "want one of %s, got %q", strings.Join(IdentityRoles, ", "), l.DefaultRole)
-	}
-	roles := make([]string, 0, len(l.Roles))
-	for r := range l.Roles {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, r := range roles {
-		if !slices.Contains(IdentityRoles, r) {
-			bad("identity.ldap.roles."+r, "unknown role; want one of %s", strings.Join(IdentityRoles, ", "))
+	validateRoleMap("identity.ldap", l.DefaultRole, l.Roles, func(r, g string) {
+		if !strings.Contains(g, "=") {
+			bad("identity.ldap.roles."+r, "%q is not a group DN", g)
 		}
-		for _, g := range l.Roles[r] {
-			if !strings.Contains(g, "=") {
-				bad("identity.ldap.roles."+r, "%q is not a group DN", g)
-			}
-		}
-	}
-	if len(l.Roles) == 0 && l.DefaultRole == "" {
-		bad("identity.ldap.roles", "map at least one group to a role, or set default_role")
-	}
+	}, bad)
 	if time.Duration(l.Timeout) < time.Second || time.Duration(l.Timeout) > time.Minute {
 		bad("identity.ldap.timeout", "want 1s to 1m")
 	}
@@ -262,22 +246,7 @@ func (o *IdentityOIDC) validate(bad func(key, format string, a ...any)) {
 			bad("identity.oidc.allowed_domains", "%q is not a domain", d)
 		}
 	}
-	if o.DefaultRole != "" && !slices.Contains(IdentityRoles, o.DefaultRole) {
-		bad("identity.oidc.default_role", "want one of %s, got %q", strings.Join(IdentityRoles, ", "), o.DefaultRole)
-	}
-	roles := make([]string, 0, len(o.Roles))
-	for r := range o.Roles {
-		roles = append(roles, r)
-	}
-	sort.Strings(roles)
-	for _, r := range roles {
-		if !slices.Contains(IdentityRoles, r) {
-			bad("identity.oidc.roles."+r, "unknown role; want one of %s", strings.Join(IdentityRoles, ", "))
-		}
-	}
-	if len(o.Roles) == 0 && o.DefaultRole == "" {
-		bad("identity.oidc.roles", "map at least one group to a role, or set default_role")
-	}
+	validateRoleMap("identity.oidc", o.DefaultRole, o.Roles, nil, bad)
 	if o.CAFile != "" {
 		if _, err := os.Stat(o.CAFile); err != nil {
 			bad("identity.oidc.ca_file", "%v", err)
@@ -294,4 +263,32 @@ func loopback(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// validateRoleMap checks a directory's group → role mapping under section
+// (identity.ldap, identity.oidc): known roles only, in sorted order so the
+// problems come out stable, each group through group (nil: any), and at least
+// one mapping or a default role.
+func validateRoleMap(section, defaultRole string, roles map[string][]string, group func(role, g string), bad func(key, format string, a ...any)) {
+	if defaultRole != "" && !slices.Contains(IdentityRoles, defaultRole) {
+		bad(section+".default_role", "want one of %s, got %q", strings.Join(IdentityRoles, ", "), defaultRole)
+	}
+	names := make([]string, 0, len(roles))
+	for r := range roles {
+		names = append(names, r)
+	}
+	sort.Strings(names)
+	for _, r := range names {
+		if !slices.Contains(IdentityRoles, r) {
+			bad(section+".roles."+r, "unknown role; want one of %s", strings.Join(IdentityRoles, ", "))
+		}
+		if group != nil {
+			for _, g := range roles[r] {
+				group(r, g)
+			}
+		}
+	}
+	if len(roles) == 0 && defaultRole == "" {
+		bad(section+".roles", "map at least one group to a role, or set default_role")
+	}
 }
